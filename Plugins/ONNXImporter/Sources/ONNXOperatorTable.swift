@@ -1,0 +1,287 @@
+import CAMCore
+
+/// The ONNX operators SwiftCAM runs, each mapped to runtime operators with the attribute
+/// defaults and opset differences of the ONNX specification.
+enum ONNXOperatorTable {
+    typealias Converter = (ONNXNodeConverter, inout Graph) throws -> Void
+
+    static func convert(_ c: ONNXNodeConverter, into graph: inout Graph) throws {
+        guard let converter = table[c.node.opType] else {
+            throw CAMError(.unsupported, "operator \(c.node.opType) is not supported (supported: \(table.keys.sorted().joined(separator: ", ")))")
+        }
+        try converter(c, &graph)
+    }
+
+    /// Single-input elementwise functions.
+    static func unary(_ f: @escaping (ONNXNodeConverter) throws -> UnaryFunction) -> Converter {
+        { c, g in
+            try c.expectInputs(1)
+            try c.expectOutputs(1)
+            c.emit(Unary(try f(c)), into: &g)
+        }
+    }
+
+    /// Two-input broadcasting operators.
+    static func binary(_ kind: Binary.Kind) -> Converter {
+        { c, g in
+            try c.expectInputs(2)
+            c.emit(Binary(kind), into: &g)
+        }
+    }
+
+    /// Variadic Sum / Mean / Max / Min as a chain of binary nodes.
+    static func variadic(_ kind: Binary.Kind, mean: Bool = false) -> Converter {
+        { c, g in
+            guard !c.inputs.isEmpty else { throw CAMError(.invalidModel, "needs at least one input") }
+            let ins = try c.inputs.indices.map { try c.input($0) }
+            var acc = ins[0]
+            if ins.count == 1 && !mean { c.emit(Identity(), [acc], into: &g); return }
+            for (k, x) in ins.dropFirst().enumerated() {
+                let last = k == ins.count - 2 && !mean
+                if last { c.emit(Binary(kind), [acc, x], into: &g); return }
+                acc = c.emitIntermediate(Binary(kind), [acc, x], into: &g)[0]
+            }
+            let n = c.constant(Tensor(scalar: Float(ins.count)), "count", into: &g)
+            c.emit(Binary(.div), [acc, n], into: &g)
+        }
+    }
+
+    static func compare(_ kind: Compare.Kind) -> Converter {
+        { c, g in
+            try c.expectInputs(2)
+            c.emit(Compare(kind), into: &g)
+        }
+    }
+
+    static func logical(_ kind: Logical.Kind) -> Converter {
+        { c, g in
+            try c.expectInputs(kind == .not ? 1 : 2)
+            c.emit(Logical(kind), into: &g)
+        }
+    }
+
+    /// Moves list attributes (older opsets) to constant inputs at `positions` (newer opsets).
+    static func attributesToInputs(_ c: ONNXNodeConverter, _ names: [String], into g: inout Graph) throws {
+        for name in names {
+            if let v = try c.ints(name) {
+                c.inputs.append(c.int64Constant(v, name, into: &g))
+            } else {
+                c.inputs.append(nil)
+            }
+        }
+        while c.inputs.last == .some(nil) { c.inputs.removeLast() }
+    }
+
+    /// Reductions: axes as an attribute before `inputFrom`, as an input after.
+    static func reduce(_ kind: Reduce.Kind, axesInputFrom: Int64) -> Converter {
+        { c, g in
+            let keep = try c.bool("keepdims", true)
+            let noop = try c.bool("noop_with_empty_axes", false)
+            if c.opset < axesInputFrom {
+                try c.expectInputs(1)
+                try attributesToInputs(c, ["axes"], into: &g)
+            } else {
+                try c.expectInputs(1, 2)
+            }
+            c.emit(Reduce(kind, keepDims: keep, noopWithEmptyAxes: noop), into: &g)
+        }
+    }
+
+    /// Softmax / LogSoftmax; before opset 13 they act on the input flattened to 2-D at `axis`.
+    static func softmax(log: Bool) -> Converter {
+        { c, g in
+            try c.expectInputs(1)
+            if c.opset >= 13 {
+                c.emit(Softmax(axis: try c.int("axis", -1), log: log), into: &g)
+                return
+            }
+            let x = try c.input(0)
+            let flat = c.emitIntermediate(Flatten(axis: try c.int("axis", 1)), [x], into: &g)[0]
+            let y = c.emitIntermediate(Softmax(axis: 1, log: log), [flat], into: &g)[0]
+            c.emit(ReshapeLike(), [y, x], into: &g)
+        }
+    }
+
+    static func window(_ c: ONNXNodeConverter) throws -> PoolWindow {
+        PoolWindow(kernel: try c.requiredInts("kernel_shape"), strides: try c.ints("strides") ?? [],
+                   dilations: try c.ints("dilations") ?? [], padding: try c.padding(), ceilMode: try c.bool("ceil_mode", false))
+    }
+
+    static let table: [String: Converter] = [
+        // Elementwise functions
+        "Relu": unary { _ in .relu },
+        "LeakyRelu": unary { .leakyRelu(alpha: try $0.float("alpha", 0.01)) },
+        "Sigmoid": unary { _ in .sigmoid },
+        "HardSigmoid": unary { .hardSigmoid(alpha: try $0.float("alpha", 0.2), beta: try $0.float("beta", 0.5)) },
+        "HardSwish": unary { _ in .hardSwish },
+        "Tanh": unary { _ in .tanh },
+        "Exp": unary { _ in .exp },
+        "Log": unary { _ in .log },
+        "Neg": unary { _ in .neg },
+        "Abs": unary { _ in .abs },
+        "Sqrt": unary { _ in .sqrt },
+        "Reciprocal": unary { _ in .reciprocal },
+        "Erf": unary { _ in .erf },
+        "Softplus": unary { _ in .softplus },
+        "Softsign": unary { _ in .softsign },
+        "Elu": unary { .elu(alpha: try $0.float("alpha", 1)) },
+        "Selu": unary { .selu(alpha: try $0.float("alpha", 1.67326319217681884765625), gamma: try $0.float("gamma", 1.05070102214813232421875)) },
+        "Floor": unary { _ in .floor },
+        "Ceil": unary { _ in .ceil },
+        "Round": unary { _ in .round },
+        "Sign": unary { _ in .sign },
+        "Gelu": unary { c in
+            switch try c.string("approximate", "none") {
+            case "none": return .gelu
+            case "tanh": return .geluTanh
+            case let a: throw CAMError(.invalidModel, "approximate '\(a)' is not 'none' or 'tanh'")
+            }
+        },
+        "Clip": { c, g in
+            if c.opset < 11 {
+                try c.expectInputs(1)
+                let lo = c.constant(Tensor(scalar: try c.float("min", -Float.greatestFiniteMagnitude)), "min", into: &g)
+                let hi = c.constant(Tensor(scalar: try c.float("max", Float.greatestFiniteMagnitude)), "max", into: &g)
+                c.inputs += [lo, hi]
+            } else {
+                try c.expectInputs(1, 3)
+            }
+            c.emit(Clip(), into: &g)
+        },
+
+        // Arithmetic and logic
+        "Add": binary(.add), "Sub": binary(.sub), "Mul": binary(.mul), "Div": binary(.div), "Pow": binary(.pow),
+        "Sum": variadic(.add), "Mean": variadic(.add, mean: true), "Max": variadic(.max), "Min": variadic(.min),
+        "Equal": compare(.equal), "Greater": compare(.greater), "Less": compare(.less),
+        "GreaterOrEqual": compare(.greaterOrEqual), "LessOrEqual": compare(.lessOrEqual),
+        "And": logical(.and), "Or": logical(.or), "Xor": logical(.xor), "Not": logical(.not),
+        "Where": { c, g in try c.expectInputs(3); c.emit(Where(), into: &g) },
+
+        // Convolution, normalisation, pooling
+        "Conv": { c, g in
+            try c.expectInputs(2, 3)
+            c.emit(Convolution(strides: try c.ints("strides") ?? [], dilations: try c.ints("dilations") ?? [],
+                               padding: try c.padding(), group: try c.int("group", 1), kernelShape: try c.ints("kernel_shape")), into: &g)
+        },
+        "BatchNormalization": { c, g in
+            try c.expectInputs(5)
+            try c.expectOutputs(1)
+            if try c.bool("training_mode", false) { throw CAMError(.unsupported, "training_mode = 1 is not supported (inference only)") }
+            c.emit(BatchNormalization(epsilon: try c.float("epsilon", 1e-5)), into: &g)
+        },
+        "MaxPool": { c, g in
+            try c.expectInputs(1)
+            try c.expectOutputs(1)
+            if try c.int("storage_order", 0) != 0 { throw CAMError(.unsupported, "storage_order = 1 is not supported") }
+            c.emit(MaxPool(try window(c)), into: &g)
+        },
+        "AveragePool": { c, g in
+            try c.expectInputs(1)
+            c.emit(AveragePool(try window(c), countIncludePad: try c.bool("count_include_pad", false)), into: &g)
+        },
+        "GlobalAveragePool": { c, g in try c.expectInputs(1); c.emit(GlobalPool(.average), into: &g) },
+        "GlobalMaxPool": { c, g in try c.expectInputs(1); c.emit(GlobalPool(.max), into: &g) },
+
+        // Matrix products
+        "Gemm": { c, g in
+            try c.expectInputs(2, 3)
+            c.emit(Gemm(alpha: try c.float("alpha", 1), beta: try c.float("beta", 1),
+                        transA: try c.bool("transA", false), transB: try c.bool("transB", false)), into: &g)
+        },
+        "MatMul": { c, g in try c.expectInputs(2); c.emit(MatMul(), into: &g) },
+        "Softmax": softmax(log: false),
+        "LogSoftmax": softmax(log: true),
+
+        // Reductions
+        "ReduceSum": reduce(.sum, axesInputFrom: 13),
+        "ReduceMean": reduce(.mean, axesInputFrom: 18),
+        "ReduceMax": reduce(.max, axesInputFrom: 18),
+        "ReduceMin": reduce(.min, axesInputFrom: 18),
+
+        // Shapes and layout
+        "Identity": { c, g in try c.expectInputs(1); c.emit(Identity(), into: &g) },
+        "Dropout": { c, g in
+            try c.expectInputs(1, 3)
+            c.emit(Identity(name: "Dropout", emitsMask: c.outputs.count > 1), [try c.input(0)], into: &g)
+        },
+        "Flatten": { c, g in try c.expectInputs(1); c.emit(Flatten(axis: try c.int("axis", 1)), into: &g) },
+        "Reshape": { c, g in
+            if c.opset < 5 {
+                try c.expectInputs(1)
+                c.inputs.append(c.int64Constant(try c.requiredInts("shape"), "shape", into: &g))
+            }
+            try c.expectInputs(2)
+            c.emit(Reshape(allowZero: try c.bool("allowzero", false)), into: &g)
+        },
+        "Transpose": { c, g in try c.expectInputs(1); c.emit(Transpose(perm: try c.ints("perm") ?? []), into: &g) },
+        "Squeeze": { c, g in
+            if c.opset < 13 { try c.expectInputs(1); try attributesToInputs(c, ["axes"], into: &g) } else { try c.expectInputs(1, 2) }
+            c.emit(Squeeze(), into: &g)
+        },
+        "Unsqueeze": { c, g in
+            if c.opset < 13 { try c.expectInputs(1); try attributesToInputs(c, ["axes"], into: &g) }
+            try c.expectInputs(2)
+            c.emit(Unsqueeze(), into: &g)
+        },
+        "Concat": { c, g in
+            guard let axis = try c.node.int("axis") else { throw CAMError(.invalidModel, "attribute 'axis' is required") }
+            c.emit(Concat(axis: Int(axis)), into: &g)
+        },
+        "Split": { c, g in
+            if c.opset < 13 { try c.expectInputs(1); try attributesToInputs(c, ["split"], into: &g) } else { try c.expectInputs(1, 2) }
+            c.emit(Split(axis: try c.int("axis", 0), numOutputs: try c.int("num_outputs", c.outputs.count)), into: &g)
+        },
+        "Slice": { c, g in
+            if c.opset < 10 {
+                try c.expectInputs(1)
+                let starts = try c.requiredInts("starts"), ends = try c.requiredInts("ends")
+                c.inputs += [c.int64Constant(starts, "starts", into: &g), c.int64Constant(ends, "ends", into: &g)]
+                if let axes = try c.ints("axes") { c.inputs.append(c.int64Constant(axes, "axes", into: &g)) }
+            }
+            try c.expectInputs(3, 5)
+            c.emit(Slice(), into: &g)
+        },
+        "Gather": { c, g in try c.expectInputs(2); c.emit(Gather(axis: try c.int("axis", 0)), into: &g) },
+        "Shape": { c, g in
+            try c.expectInputs(1)
+            c.emit(ShapeOf(start: try c.int("start", 0), end: try c.node.int("end").map { Int(clamping: $0) }), into: &g)
+        },
+        "Size": { c, g in try c.expectInputs(1); c.emit(SizeOf(), into: &g) },
+        "Cast": { c, g in
+            try c.expectInputs(1)
+            let to = try c.int("to", 0)
+            guard let e = ONNXElementType(rawValue: Int32(clamping: to)), let dtype = ONNXGraphImporter.runtimeType(e) else {
+                throw CAMError(.unsupported, "Cast to element type \(to) is not supported (float, integer and bool types are)")
+            }
+            c.emit(Cast(to: dtype), into: &g)
+        },
+        "ConstantOfShape": { c, g in
+            try c.expectInputs(1)
+            c.emit(ConstantOfShape(value: try c.node.tensor("value") ?? Tensor(scalar: 0)), into: &g)
+        },
+        "Range": { c, g in try c.expectInputs(3); c.emit(Arange(), into: &g) },
+        "Expand": { c, g in try c.expectInputs(2); c.emit(Expand(), into: &g) },
+        "Pad": { c, g in
+            let mode = try c.string("mode", "constant")
+            guard let m = Pad.Mode(rawValue: mode) else { throw CAMError(.unsupported, "Pad mode '\(mode)' is not supported") }
+            if c.opset < 11 {
+                try c.expectInputs(1)
+                c.inputs.append(c.int64Constant(try c.requiredInts("pads"), "pads", into: &g))
+                c.inputs.append(c.constant(Tensor(scalar: try c.float("value", 0)), "value", into: &g))
+            }
+            try c.expectInputs(2, 4)
+            c.emit(Pad(mode: m), into: &g)
+        },
+        "Constant": { c, g in
+            try c.expectInputs(0)
+            let value: Tensor
+            if let t = try c.node.tensor("value") { value = t }
+            else if let f = try c.node.float("value_float") { value = Tensor(scalar: f) }
+            else if let fs = try c.node.floats("value_floats") { value = Tensor(shape: [fs.count], floats: fs) }
+            else if let i = try c.node.int("value_int") { value = Tensor(shape: [], int64s: [i]) }
+            else if let is_ = try c.node.ints("value_ints") { value = Tensor(shape: [is_.count], int64s: is_) }
+            else { throw CAMError(.unsupported, "Constant without a tensor, float or int value (string and sparse constants are not supported)") }
+            g.constants[c.outputs[0]] = value
+        },
+    ]
+}

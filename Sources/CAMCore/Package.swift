@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+// The SwiftCAM core: tensor runtime, graph IR, autodiff, plugin host, images.
+//
+// It is its own package so that `CAMCore` can be a *dynamic* library product that the
+// `swiftcam` executable, every plugin `.so` and the tests link by product: then exactly one
+// copy of the core (one plugin registry, one set of type metadata) lives in the process.
+// Library evolution keeps plugins built against an older core working across additive changes.
+import PackageDescription
+
+let package = Package(
+    name: "CAMCore",
+    products: [
+        .library(name: "CAMCore", type: .dynamic, targets: ["CAMCore"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
+        .target(
+            name: "CAMCore",
+            dependencies: ["CBLAS", "CImageCodecs"],
+            path: "Sources/CAMCore",
+            swiftSettings: [
+                .unsafeFlags(["-enable-library-evolution", "-Ounchecked", "-wmo"]),
+            ],
+            linkerSettings: [
+                .linkedLibrary("openblas"),
+                .linkedLibrary("png16"),
+                .linkedLibrary("jpeg"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

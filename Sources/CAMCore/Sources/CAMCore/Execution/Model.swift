@@ -1,0 +1,113 @@
+import Foundation
+
+/// A loaded model ready to run: its graph (constants folded), an executor, and the names of
+/// its inputs and outputs.
+///
+/// ```swift
+/// let model = try Model.load(path: "resnet18.onnx")
+/// let logits = try model.predict(input)[0]
+/// ```
+public final class Model: @unchecked Sendable {
+    public let graph: Graph
+    public let executor: Executor
+    /// Where the model came from (a file path), for messages.
+    public let source: String
+    private var gradientPrograms: [String: GradientProgram] = [:]
+    private let lock = NSLock()
+
+    /// Wraps a graph produced by a loader: folds constant sub-graphs and checks structure.
+    public init(graph: Graph, source: String) throws {
+        var g = graph
+        guard !g.inputs.isEmpty else { throw CAMError(.invalidModel, "\(source): the model has no inputs") }
+        guard !g.outputs.isEmpty else { throw CAMError(.invalidModel, "\(source): the model has no outputs") }
+        try ConstantFolding.fold(&g)
+        self.graph = g
+        self.source = source
+        executor = try Executor(g)
+        _ = try executor.schedule(for: g.outputs, known: Set(g.inputs))
+    }
+
+    /// Loads a model file with the loader that claims it (by content, then by extension).
+    public static func load(path: String, loader name: String? = nil, registry: PluginRegistry = .shared) throws -> Model {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CAMError(.io, "\(path): no such file")
+        }
+        let loader: any ModelLoader
+        if let name {
+            guard let l = registry.loader(named: name) else {
+                throw CAMError(.usage, "no plugin provides the model loader '\(name)' (loaded: \(registry.loaders.map(\.name).joined(separator: ", ")))")
+            }
+            loader = l
+        } else {
+            var header = [UInt8]()
+            if let h = FileHandle(forReadingAtPath: path) {
+                header = [UInt8](h.readData(ofLength: 64))
+                try? h.close()
+            }
+            let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+            let loaders = registry.loaders
+            guard let l = loaders.first(where: { $0.recognizes(header: header) }) ?? loaders.first(where: { $0.fileExtensions.contains(ext) }) else {
+                throw CAMError(.usage, "\(path): no loaded plugin reads this kind of file"
+                    + (loaders.isEmpty ? " (no model loader plugins are loaded; see `swiftcam plugins`)" : " (loaders: \(loaders.map(\.name).joined(separator: ", ")))"))
+            }
+            loader = l
+        }
+        return try Model(graph: try loader.load(path: path), source: path)
+    }
+
+    public var inputNames: [String] { graph.inputs.map(graph.name(of:)) }
+    public var outputNames: [String] { graph.outputs.map(graph.name(of:)) }
+
+    /// Checks a batch against the declared input: rank, dtype and every fixed dimension.
+    public func validate(input: Tensor, at index: Int = 0) throws {
+        let info = graph.values[graph.inputs[index].index]
+        if let dtype = info.dtype, dtype != input.dtype {
+            throw CAMError(.invalidInput, "input '\(info.name)' expects \(dtype), got \(input.dtype)")
+        }
+        guard let shape = info.shape else { return }
+        let expected = shape.map { $0.map(String.init) ?? "?" }.joined(separator: "×")
+        guard shape.count == input.rank, zip(shape, input.shape).allSatisfy({ $0.0 == nil || $0.0 == $0.1 }) else {
+            throw CAMError(.invalidInput, "input '\(info.name)' expects shape \(expected), got \(input.shape.map(String.init).joined(separator: "×"))")
+        }
+    }
+
+    /// The declared spatial size (height, width) of a 4-D NCHW input, if fixed.
+    public var declaredInputSize: (height: Int, width: Int)? {
+        guard let shape = graph.values[graph.inputs[0].index].shape, shape.count == 4,
+              let h = shape[2], let w = shape[3] else { return nil }
+        return (h, w)
+    }
+
+    /// Feeds for the graph inputs, checking there is one tensor per input.
+    func feeds(_ inputs: [Tensor]) throws -> [ValueID: Tensor] {
+        guard inputs.count == graph.inputs.count else {
+            throw CAMError(.invalidInput, "the model has \(graph.inputs.count) inputs (\(inputNames.joined(separator: ", "))) but \(inputs.count) were given")
+        }
+        for (i, t) in inputs.enumerated() { try validate(input: t, at: i) }
+        return Dictionary(uniqueKeysWithValues: zip(graph.inputs, inputs))
+    }
+
+    /// Runs the model; returns every graph output.
+    public func predict(_ inputs: [Tensor]) throws -> [Tensor] {
+        try executor.evaluate(try feeds(inputs), fetch: graph.outputs)
+    }
+
+    /// Runs the model on one input tensor.
+    public func predict(_ input: Tensor) throws -> [Tensor] { try predict([input]) }
+
+    /// Computes graph outputs plus the named intermediate values.
+    public func evaluate(_ inputs: [Tensor], fetch: [ValueID]) throws -> [Tensor] {
+        try executor.evaluate(try feeds(inputs), fetch: fetch)
+    }
+
+    /// The (cached) program computing gradients of `outputs` with respect to `wrt`.
+    public func gradientProgram(outputs: [ValueID], wrt: [ValueID], capture: [ValueID] = []) throws -> GradientProgram {
+        let key = "\(outputs)|\(wrt)|\(capture)"
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = gradientPrograms[key] { return p }
+        let p = try GradientProgram(model: self, outputs: outputs, wrt: wrt, capture: capture)
+        gradientPrograms[key] = p
+        return p
+    }
+}

@@ -1,0 +1,121 @@
+/// im2col / col2im for 2-D windows: the unfolded patches of `channels` planes of one image
+/// as a (channels·kh·kw) × (outH·outW) matrix, and its transpose-accumulate.
+
+/// Writes the patch matrix of `channels` planes starting at `x` into `col`.
+func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>) {
+    let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
+    let kh = g.kernelH, kw = g.kernelW
+    parallelFor(channels * kh * kw, grain: 8) { rows in
+        for row in rows {
+            let c = row / (kh * kw), ky = (row / kw) % kh, kx = row % kw
+            let plane = x + c * h * w
+            let dst = col + row * oh * ow
+            let xOffset = kx * g.dilationW - g.padLeft
+            // Output columns whose input column is inside the image.
+            var oxLo = 0, oxHi = ow
+            while oxLo < ow && oxLo * g.strideW + xOffset < 0 { oxLo += 1 }
+            while oxHi > oxLo && (oxHi - 1) * g.strideW + xOffset >= w { oxHi -= 1 }
+            for oy in 0..<oh {
+                let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                let d = dst + oy * ow
+                if iy < 0 || iy >= h {
+                    d.update(repeating: 0, count: ow)
+                    continue
+                }
+                let src = plane + iy * w + xOffset
+                for ox in 0..<oxLo { d[ox] = 0 }
+                if g.strideW == 1 {
+                    (d + oxLo).update(from: src + oxLo, count: oxHi - oxLo)
+                } else {
+                    for ox in oxLo..<oxHi { d[ox] = src[ox * g.strideW] }
+                }
+                for ox in oxHi..<ow { d[ox] = 0 }
+            }
+        }
+    }
+}
+
+/// Adds the patch matrix `col` back into the `channels` planes at `x` (the transpose of im2col).
+func col2imAdd(_ col: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ x: UnsafeMutablePointer<Float>) {
+    let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
+    let kh = g.kernelH, kw = g.kernelW
+    parallelFor(channels, grain: 1) { cs in
+        for c in cs {
+            let plane = x + c * h * w
+            for ky in 0..<kh {
+                for kx in 0..<kw {
+                    let src = col + ((c * kh + ky) * kw + kx) * oh * ow
+                    let xOffset = kx * g.dilationW - g.padLeft
+                    var oxLo = 0, oxHi = ow
+                    while oxLo < ow && oxLo * g.strideW + xOffset < 0 { oxLo += 1 }
+                    while oxHi > oxLo && (oxHi - 1) * g.strideW + xOffset >= w { oxHi -= 1 }
+                    for oy in 0..<oh {
+                        let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                        if iy < 0 || iy >= h { continue }
+                        let dst = plane + iy * w + xOffset
+                        let s = src + oy * ow
+                        if g.strideW == 1 {
+                            for ox in oxLo..<oxHi { dst[ox] += s[ox] }
+                        } else {
+                            for ox in oxLo..<oxHi { dst[ox * g.strideW] += s[ox] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Depthwise 2-D correlation of one plane: `out[oy, ox] += Σ w[ky, kx] · x[iy, ix]`.
+@inline(__always)
+func depthwisePlane(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ out: UnsafeMutablePointer<Float>) {
+    let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
+    for ky in 0..<g.kernelH {
+        for kx in 0..<g.kernelW {
+            let wv = weights[ky * g.kernelW + kx]
+            let xOffset = kx * g.dilationW - g.padLeft
+            var oxLo = 0, oxHi = ow
+            while oxLo < ow && oxLo * g.strideW + xOffset < 0 { oxLo += 1 }
+            while oxHi > oxLo && (oxHi - 1) * g.strideW + xOffset >= w { oxHi -= 1 }
+            for oy in 0..<oh {
+                let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                if iy < 0 || iy >= h { continue }
+                let src = x + iy * w + xOffset
+                let dst = out + oy * ow
+                if g.strideW == 1 {
+                    for ox in oxLo..<oxHi { dst[ox] += wv * src[ox] }
+                } else {
+                    let s = g.strideW
+                    for ox in oxLo..<oxHi { dst[ox] += wv * src[ox * s] }
+                }
+            }
+        }
+    }
+}
+
+/// The transpose of `depthwisePlane`: scatters `gOut` back through the kernel into `gIn`.
+@inline(__always)
+func depthwisePlaneTransposed(_ gOut: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ gIn: UnsafeMutablePointer<Float>) {
+    let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
+    for ky in 0..<g.kernelH {
+        for kx in 0..<g.kernelW {
+            let wv = weights[ky * g.kernelW + kx]
+            let xOffset = kx * g.dilationW - g.padLeft
+            var oxLo = 0, oxHi = ow
+            while oxLo < ow && oxLo * g.strideW + xOffset < 0 { oxLo += 1 }
+            while oxHi > oxLo && (oxHi - 1) * g.strideW + xOffset >= w { oxHi -= 1 }
+            for oy in 0..<oh {
+                let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                if iy < 0 || iy >= h { continue }
+                let dst = gIn + iy * w + xOffset
+                let src = gOut + oy * ow
+                if g.strideW == 1 {
+                    for ox in oxLo..<oxHi { dst[ox] += wv * src[ox] }
+                } else {
+                    let s = g.strideW
+                    for ox in oxLo..<oxHi { dst[ox * s] += wv * src[ox] }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+/// `Conv(x, W, B?)`: grouped 1-D/2-D convolution (depthwise included) with strides,
+/// dilations and explicit or automatic padding; and `ConvBackwardData`, its VJP with
+/// respect to `x` (a transposed convolution), whose own VJP is `Conv` again.
+public struct Convolution: Operator {
+    public let strides: [Int]
+    public let dilations: [Int]
+    public let padding: Padding
+    public let group: Int
+    /// Declared kernel size; checked against the weights when given.
+    public let kernelShape: [Int]?
+
+    public init(strides: [Int] = [], dilations: [Int] = [], padding: Padding = .explicit([]), group: Int = 1, kernelShape: [Int]? = nil) {
+        self.strides = strides
+        self.dilations = dilations
+        self.padding = padding
+        self.group = group
+        self.kernelShape = kernelShape
+    }
+
+    public var name: String { "Conv" }
+
+    /// Validates shapes and resolves the window geometry for input `x` and weights `w`.
+    func geometry(_ xShape: [Int], _ wShape: [Int]) throws -> WindowGeometry {
+        guard xShape.count >= 3, wShape.count == xShape.count else {
+            throw CAMError(.runtime, "Conv: input \(xShape) and weights \(wShape) must both be (N, C, spatial…) of the same rank")
+        }
+        guard group > 0, xShape[1] == wShape[1] * group, wShape[0] % group == 0 else {
+            throw CAMError(.runtime, "Conv: input has \(xShape[1]) channels, weights \(wShape) with group \(group) expect \(wShape[1] * group) (and output channels divisible by the group)")
+        }
+        let kernel = Array(wShape[2...])
+        if let k = kernelShape, k != kernel {
+            throw CAMError(.invalidModel, "Conv: kernel_shape \(k) does not match weights \(wShape)")
+        }
+        var pad = padding
+        if case .explicit(let p) = padding, p.isEmpty { pad = .explicit([Int](repeating: 0, count: 2 * kernel.count)) }
+        return try WindowGeometry(inputShape: xShape, kernel: kernel, strides: strides, dilations: dilations, padding: pad, op: name)
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        guard inputs.count >= 2, let x = inputs[0], let w = inputs[1] else { throw CAMError(.invalidModel, "Conv takes (x, W, B?)") }
+        guard x.dtype == .float32, w.dtype == .float32 else { throw CAMError(.unsupported, "Conv on \(x.dtype) is not supported") }
+        let g = try geometry(x.shape, w.shape)
+        let m = w.shape[0]
+        let out = Tensor(uninitialized: g.outputShape(channels: m, spatialRank: x.rank - 2))
+        convolve(x, w, g, out)
+        if inputs.count > 2, let b = inputs[2] {
+            guard b.count == m, b.dtype == .float32 else { throw CAMError(.runtime, "Conv: bias has \(b.count) values for \(m) output channels") }
+            addChannelBias(out, b)
+        }
+        return [out]
+    }
+
+    /// `out = conv(x, w)` without bias.
+    func convolve(_ x: Tensor, _ w: Tensor, _ g: WindowGeometry, _ out: Tensor) {
+        let c = g.channels, m = w.shape[0]
+        let cg = c / group, mg = m / group
+        let hw = g.height * g.width, p = g.outHeight * g.outWidth
+        let k = cg * g.kernelH * g.kernelW
+        let px = x.floats.baseAddress!, pw = w.floats.baseAddress!, po = out.mutableFloats.baseAddress!
+        if cg == 1 && mg == 1 {
+            po.update(repeating: 0, count: out.count)
+            parallelEach(g.batch * c) { plane in
+                let ch = plane % c
+                depthwisePlane(px + plane * hw, pw + ch * g.kernelH * g.kernelW, g, po + plane * p)
+            }
+            return
+        }
+        let pointwise = g.isPointwise
+        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
+        defer { col?.deallocate() }
+        for n in 0..<g.batch {
+            for grp in 0..<group {
+                let src = px + (n * c + grp * cg) * hw
+                let b: UnsafePointer<Float>
+                if let col {
+                    im2col(src, channels: cg, g, col)
+                    b = UnsafePointer(col)
+                } else {
+                    b = src
+                }
+                sgemm(m: mg, n: p, k: k, a: pw + grp * mg * k, lda: k, b: b, ldb: p,
+                      c: po + (n * m + grp * mg) * p, ldc: p)
+            }
+        }
+    }
+
+    public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
+        if node.needsGradient.count > 1 && node.needsGradient[1...].contains(true) {
+            throw CAMError(.unsupported, "gradients with respect to Conv weights or biases are not supported (only activations)")
+        }
+        guard let g = node.outputGradient, node.needsGradient[0] else { return node.inputs.map { _ in nil } }
+        let dx = b.apply(ConvBackwardData(self), g, try node.input(1), try node.input(0))
+        return [dx] + node.inputs.dropFirst().map { _ in nil }
+    }
+}
+
+/// Adds `bias[c]` to every element of channel c of an (N, C, …) tensor.
+func addChannelBias(_ t: Tensor, _ bias: Tensor) {
+    let n = t.shape[0], c = t.shape[1]
+    let plane = t.count / Swift.max(n * c, 1)
+    let po = t.mutableFloats.baseAddress!, pb = bias.floats.baseAddress!
+    parallelFor(n * c, grain: Swift.max(1, 16384 / Swift.max(plane, 1))) { r in
+        for i in r {
+            let v = pb[i % c]
+            let d = po + i * plane
+            for j in 0..<plane { d[j] += v }
+        }
+    }
+}
+
+/// Gradient of a convolution with respect to its input: inputs (gY, W, x), where `x` only
+/// supplies the input shape. Its own VJP with respect to gY is the convolution.
+public struct ConvBackwardData: Operator {
+    public let conv: Convolution
+    public init(_ conv: Convolution) { self.conv = conv }
+    public var name: String { "ConvBackwardData" }
+    public func isDifferentiable(input index: Int) -> Bool { index == 0 }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        guard inputs.count == 3, let gy = inputs[0], let w = inputs[1], let x = inputs[2] else {
+            throw CAMError(.invalidModel, "ConvBackwardData takes (gY, W, x)")
+        }
+        let g = try conv.geometry(x.shape, w.shape)
+        guard gy.shape == g.outputShape(channels: w.shape[0], spatialRank: x.rank - 2) else {
+            throw CAMError(.runtime, "ConvBackwardData: gradient \(gy.shape) does not match the convolution's output")
+        }
+        return [Self.transposedConvolution(gy, w, g, group: conv.group, inputShape: x.shape)]
+    }
+
+    /// `dX = convᵀ(gY, W)` for input shape `inputShape`.
+    static func transposedConvolution(_ gy: Tensor, _ w: Tensor, _ g: WindowGeometry, group: Int, inputShape: [Int]) -> Tensor {
+        let c = g.channels, m = w.shape[0]
+        let cg = c / group, mg = m / group
+        let hw = g.height * g.width, p = g.outHeight * g.outWidth
+        let k = cg * g.kernelH * g.kernelW
+        let dx = Tensor(zeros: inputShape)
+        let pg = gy.floats.baseAddress!, pw = w.floats.baseAddress!, pd = dx.mutableFloats.baseAddress!
+        if cg == 1 && mg == 1 {
+            parallelEach(g.batch * c) { plane in
+                let ch = plane % c
+                depthwisePlaneTransposed(pg + plane * p, pw + ch * g.kernelH * g.kernelW, g, pd + plane * hw)
+            }
+            return dx
+        }
+        let pointwise = g.isPointwise
+        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
+        defer { col?.deallocate() }
+        for n in 0..<g.batch {
+            for grp in 0..<group {
+                let dst = pd + (n * c + grp * cg) * hw
+                sgemm(transA: true, m: k, n: p, k: mg, a: pw + grp * mg * k, lda: k,
+                      b: pg + (n * m + grp * mg) * p, ldb: p, c: col ?? dst, ldc: p)
+                if let col { col2imAdd(col, channels: cg, g, dst) }
+            }
+        }
+        return dx
+    }
+
+    public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
+        if node.needsGradient.count > 1 && node.needsGradient[1] {
+            throw CAMError(.unsupported, "gradients with respect to convolution weights are not supported")
+        }
+        guard let gg = node.outputGradient, node.needsGradient[0] else { return [nil, nil, nil] }
+        return [b.apply(conv, gg, try node.input(1)), nil, nil]
+    }
+}

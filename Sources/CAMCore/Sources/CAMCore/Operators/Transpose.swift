@@ -1,0 +1,66 @@
+/// `Transpose(x, perm)`: permutes dimensions (reverses them when `perm` is empty).
+public struct Transpose: Operator {
+    public let perm: [Int]
+    public init(perm: [Int] = []) { self.perm = perm }
+    public var name: String { "Transpose" }
+
+    func resolvedPerm(rank: Int) throws -> [Int] {
+        let p = perm.isEmpty ? Array((0..<rank).reversed()) : perm
+        guard p.count == rank, p.sorted() == Array(0..<rank) else {
+            throw CAMError(.invalidModel, "Transpose: perm \(perm) is not a permutation of 0..<\(rank)")
+        }
+        return p
+    }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        guard let x = inputs.first ?? nil else { throw CAMError(.invalidModel, "Transpose needs an input") }
+        return [transpose(x, try resolvedPerm(rank: x.rank))]
+    }
+
+    public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
+        guard let g = node.outputGradient else { return [nil] }
+        if perm.isEmpty { return [b.apply(Transpose(), g)] }
+        var inverse = [Int](repeating: 0, count: perm.count)
+        for (i, p) in perm.enumerated() { inverse[p] = i }
+        return [b.apply(Transpose(perm: inverse), g)]
+    }
+}
+
+/// Materialises `x` with its dimensions permuted by `perm`.
+func transpose(_ x: Tensor, _ perm: [Int]) -> Tensor {
+    let outShape = perm.map { x.shape[$0] }
+    if perm == Array(0..<x.rank) { return x }
+    var strides = [Int](repeating: 1, count: x.rank)
+    for d in stride(from: x.rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * x.shape[d + 1] }
+    // Walk the output in order, reading the input through permuted strides.
+    let permStrides = perm.map { strides[$0] }
+    let out = Tensor(uninitialized: outShape, dtype: x.dtype)
+    let total = out.count
+    if total == 0 { return out }
+    let rank = outShape.count
+    let inner = outShape[rank - 1]
+    let innerStride = permStrides[rank - 1]
+    let size = x.dtype.size
+    parallelFor(total / inner, grain: max(1, 8192 / max(inner, 1))) { range in
+        var idx = [Int](repeating: 0, count: rank)
+        for run in range {
+            var rem = run
+            var base = 0
+            for d in stride(from: rank - 2, through: 0, by: -1) {
+                idx[d] = rem % outShape[d]
+                rem /= outShape[d]
+                base += idx[d] * permStrides[d]
+            }
+            if size == 4 {
+                let s = x.buffer.raw.assumingMemoryBound(to: Float.self) + base
+                let o = out.buffer.raw.assumingMemoryBound(to: Float.self) + run * inner
+                for i in 0..<inner { o[i] = s[i * innerStride] }
+            } else {
+                for i in 0..<inner {
+                    (out.buffer.raw + (run * inner + i) * size).copyMemory(from: x.buffer.raw + (base + i * innerStride) * size, byteCount: size)
+                }
+            }
+        }
+    }
+    return out
+}
