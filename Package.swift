@@ -18,6 +18,7 @@ func plugin(_ name: String, product: String, path: String, dependencies: [Target
 }
 
 let plugins = [
+    plugin("ONNXImporterPlugin", product: "swiftcam-onnx", path: "Plugins/ONNXImporter/Sources", dependencies: ["ONNXProto"]),
     plugin("GradCAMPlugin", product: "swiftcam-gradcam", path: "Plugins/GradCAM"),
 ]
 
@@ -36,6 +37,12 @@ let package = Package(
             dependencies: [core, .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/swiftcam"
         ),
-        .testTarget(name: "CAMCoreTests", dependencies: [core], path: "Tests/CAMCoreTests"),
+        // protoc-c output for Schemas/onnx.proto (regenerate with scripts/generate-onnx-proto.sh).
+        .target(name: "ONNXProto", path: "Plugins/ONNXImporter/ONNXProto", linkerSettings: [.linkedLibrary("protobuf-c")]),
+        .target(name: "TestSupport", dependencies: [core], path: "Tests/TestSupport"),
+        .testTarget(name: "CAMCoreTests", dependencies: [core, "TestSupport"], path: "Tests/CAMCoreTests", exclude: ["Image/Fixtures"]),
+        .testTarget(name: "ONNXImporterTests", dependencies: [core, "TestSupport"], path: "Tests/ONNXImporterTests", exclude: ["conformance-allowlist.txt"]),
+        .testTarget(name: "CAMMethodTests", dependencies: [core, "TestSupport"], path: "Tests/CAMMethodTests"),
+        .testTarget(name: "CLITests", dependencies: [core, "TestSupport"], path: "Tests/CLITests"),
     ] + plugins.map(\.1)
 )

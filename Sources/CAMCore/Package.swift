@@ -25,7 +25,7 @@ let package = Package(
             linkerSettings: [
                 .linkedLibrary("openblas"),
                 .linkedLibrary("png16"),
-                .linkedLibrary("jpeg"),
+                .linkedLibrary("turbojpeg"),
             ]
         ),
     ],

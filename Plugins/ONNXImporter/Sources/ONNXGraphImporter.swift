@@ -3,17 +3,17 @@ import CAMCore
 /// Turns a parsed `ONNXModel` into SwiftCAM's `Graph`: graph inputs and outputs, initializers
 /// and Constant nodes as constants, and every node through the operator table.
 struct ONNXGraphImporter {
-    /// The oldest and newest default-domain opsets the operator table was written for.
-    static let supportedOpsets: ClosedRange<Int64> = 7...22
+    /// The default-domain opsets the operator table was written for. Where an operator's
+    /// semantics changed between versions, the table converts the older form (attributes that
+    /// became inputs, legacy broadcasting is refused).
+    static let supportedOpsets: ClosedRange<Int64> = 1...22
 
     let model: ONNXModel
 
     func importGraph() throws -> Graph {
         let source = model.source
-        guard let opset = model.defaultOpset else {
-            throw CAMError(.invalidModel, "\(source): the model imports no default ('ai.onnx') opset")
-        }
-        guard Self.supportedOpsets.contains(opset) else {
+        let opset = model.defaultOpset ?? 0
+        guard opset == 0 || Self.supportedOpsets.contains(opset) else {
             throw CAMError(.unsupported, "\(source): default-domain opset \(opset) is outside the supported range \(Self.supportedOpsets.lowerBound)–\(Self.supportedOpsets.upperBound); re-export the model at a supported opset")
         }
         let onnx = model.graph
@@ -42,11 +42,14 @@ struct ONNXGraphImporter {
 
         for node in onnx.nodes {
             let nodeOpset = node.isDefaultDomain ? opset : (model.opset(forDomain: node.domain) ?? 0)
+            if node.isDefaultDomain && opset == 0 {
+                throw CAMError(.invalidModel, "\(source): \(node.label) is an ONNX operator but the model imports no default ('ai.onnx') opset")
+            }
             guard node.isDefaultDomain else {
-                throw CAMError(.unsupported, "\(source): \(node.label) is in domain '\(node.domain)' (opset \(nodeOpset)); only the default ONNX domain is supported")
+                throw CAMError(.unsupportedOperator, "\(source): \(node.label) is in domain '\(node.domain)' (opset \(nodeOpset)); only the default ONNX domain is supported")
             }
             if let sub = node.subgraphAttributeNames.first {
-                throw CAMError(.unsupported, "\(source): \(node.label) has a sub-graph attribute '\(sub)'; control flow (If, Loop, Scan) is not supported")
+                throw CAMError(.unsupportedOperator, "\(source): \(node.label) has a sub-graph attribute '\(sub)'; control flow (If, Loop, Scan) is not supported")
             }
             var inputs: [ValueID?] = []
             for name in node.inputs {

@@ -12,4 +12,8 @@ final class ONNXLoader: ModelLoader {
         let model = try ONNXModelFile.parse(path: path)
         return try ONNXGraphImporter(model: model).importGraph()
     }
+
+    func readTensor(path: String) throws -> (name: String, tensor: Tensor) {
+        try ONNXTensorFile.read(path: path)
+    }
 }

@@ -7,7 +7,7 @@ enum ONNXOperatorTable {
 
     static func convert(_ c: ONNXNodeConverter, into graph: inout Graph) throws {
         guard let converter = table[c.node.opType] else {
-            throw CAMError(.unsupported, "operator \(c.node.opType) is not supported (supported: \(table.keys.sorted().joined(separator: ", ")))")
+            throw CAMError(.unsupportedOperator, "operator \(c.node.opType) is not supported (supported: \(table.keys.sorted().joined(separator: ", ")))")
         }
         try converter(c, &graph)
     }
@@ -21,10 +21,14 @@ enum ONNXOperatorTable {
         }
     }
 
-    /// Two-input broadcasting operators.
+    /// Two-input broadcasting operators. Before opset 7 they broadcast only with an explicit
+    /// `broadcast`/`axis` attribute (a different rule), which is refused unless it is NumPy's.
     static func binary(_ kind: Binary.Kind) -> Converter {
         { c, g in
             try c.expectInputs(2)
+            if c.opset < 7, try c.bool("broadcast", false), try c.node.int("axis") != nil {
+                throw CAMError(.unsupported, "legacy (opset < 7) broadcasting along 'axis' is not supported; re-export at opset ≥ 7")
+            }
             c.emit(Binary(kind), into: &g)
         }
     }
@@ -107,7 +111,7 @@ enum ONNXOperatorTable {
                    dilations: try c.ints("dilations") ?? [], padding: try c.padding(), ceilMode: try c.bool("ceil_mode", false))
     }
 
-    static let table: [String: Converter] = [
+    nonisolated(unsafe) static let table: [String: Converter] = [
         // Elementwise functions
         "Relu": unary { _ in .relu },
         "LeakyRelu": unary { .leakyRelu(alpha: try $0.float("alpha", 0.01)) },
@@ -171,9 +175,9 @@ enum ONNXOperatorTable {
         },
         "MaxPool": { c, g in
             try c.expectInputs(1)
-            try c.expectOutputs(1)
-            if try c.int("storage_order", 0) != 0 { throw CAMError(.unsupported, "storage_order = 1 is not supported") }
-            c.emit(MaxPool(try window(c)), into: &g)
+            try c.expectOutputs(2)
+            let order: MaxPool.IndexOrder = try c.int("storage_order", 0) != 0 ? .columnMajor : .rowMajor
+            c.emit(MaxPool(try window(c), indices: c.outputs.count > 1 ? order : nil), into: &g)
         },
         "AveragePool": { c, g in
             try c.expectInputs(1)
@@ -202,7 +206,12 @@ enum ONNXOperatorTable {
         "Identity": { c, g in try c.expectInputs(1); c.emit(Identity(), into: &g) },
         "Dropout": { c, g in
             try c.expectInputs(1, 3)
-            c.emit(Identity(name: "Dropout", emitsMask: c.outputs.count > 1), [try c.input(0)], into: &g)
+            if c.opset < 7, try c.bool("is_test", true) == false {
+                throw CAMError(.unsupported, "Dropout with is_test = 0 (training) is not supported (inference only)")
+            }
+            // Opset ≥ 12 passes training_mode as input 2; it is checked when the graph runs.
+            let trainingMode: ValueID? = c.inputs.count > 2 ? c.inputs[2] : nil
+            c.emit(Dropout(emitsMask: c.outputs.count > 1), [try c.input(0), trainingMode], into: &g)
         },
         "Flatten": { c, g in try c.expectInputs(1); c.emit(Flatten(axis: try c.int("axis", 1)), into: &g) },
         "Reshape": { c, g in
@@ -253,7 +262,8 @@ enum ONNXOperatorTable {
             guard let e = ONNXElementType(rawValue: Int32(clamping: to)), let dtype = ONNXGraphImporter.runtimeType(e) else {
                 throw CAMError(.unsupported, "Cast to element type \(to) is not supported (float, integer and bool types are)")
             }
-            c.emit(Cast(to: dtype), into: &g)
+            let precision: Cast.ReducedPrecision? = e == .float16 ? .float16 : (e == .bfloat16 ? .bfloat16 : nil)
+            c.emit(Cast(to: dtype, precision: precision), into: &g)
         },
         "ConstantOfShape": { c, g in
             try c.expectInputs(1)
@@ -274,14 +284,7 @@ enum ONNXOperatorTable {
         },
         "Constant": { c, g in
             try c.expectInputs(0)
-            let value: Tensor
-            if let t = try c.node.tensor("value") { value = t }
-            else if let f = try c.node.float("value_float") { value = Tensor(scalar: f) }
-            else if let fs = try c.node.floats("value_floats") { value = Tensor(shape: [fs.count], floats: fs) }
-            else if let i = try c.node.int("value_int") { value = Tensor(shape: [], int64s: [i]) }
-            else if let is_ = try c.node.ints("value_ints") { value = Tensor(shape: [is_.count], int64s: is_) }
-            else { throw CAMError(.unsupported, "Constant without a tensor, float or int value (string and sparse constants are not supported)") }
-            g.constants[c.outputs[0]] = value
+            g.constants[c.outputs[0]] = try c.node.constantValue()
         },
     ]
 }

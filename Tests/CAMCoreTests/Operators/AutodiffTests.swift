@@ -1,5 +1,6 @@
 import Testing
 import CAMCore
+import TestSupport
 
 @Suite("Autodiff transform")
 struct AutodiffTests {

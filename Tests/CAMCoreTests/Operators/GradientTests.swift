@@ -1,5 +1,6 @@
 import Testing
 import CAMCore
+import TestSupport
 
 /// Every operator's VJP against central finite differences (float32; tolerance 1e-2 of the
 /// gradient's scale with ε = 1e-2, inputs kept away from kinks).

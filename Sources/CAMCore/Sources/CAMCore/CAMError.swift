@@ -6,8 +6,10 @@ public struct CAMError: Error, CustomStringConvertible, Sendable {
         case usage
         /// A model file is malformed or inconsistent.
         case invalidModel
-        /// Something valid that SwiftCAM does not implement (an op, a dtype, an opset).
+        /// Something valid that SwiftCAM does not implement (a dtype, an opset, an attribute value).
         case unsupported
+        /// A valid model uses an operator SwiftCAM does not implement.
+        case unsupportedOperator
         /// Input data (image, array) is wrong for the model.
         case invalidInput
         /// Reading or writing a file failed.

@@ -19,7 +19,7 @@ public enum CAMPostprocessing {
         for i in 0..<n {
             var plane = (0..<(h * w)).map { Swift.max(raw.floats[i * h * w + $0], 0) }
             plane.withUnsafeMutableBufferPointer { minMaxNormalize($0) }
-            let resized = ImageResize.resizeLinear(plane, height: h, width: w, toHeight: size.height, toWidth: size.width)
+            let resized = try OpenCVResize.bilinear(plane, width: w, height: h, toWidth: size.width, toHeight: size.height)
             (out.mutableFloats.baseAddress! + i * size.height * size.width).update(from: resized, count: resized.count)
         }
         return out

@@ -18,7 +18,6 @@ public final class Model: @unchecked Sendable {
     /// Wraps a graph produced by a loader: folds constant sub-graphs and checks structure.
     public init(graph: Graph, source: String) throws {
         var g = graph
-        guard !g.inputs.isEmpty else { throw CAMError(.invalidModel, "\(source): the model has no inputs") }
         guard !g.outputs.isEmpty else { throw CAMError(.invalidModel, "\(source): the model has no outputs") }
         try ConstantFolding.fold(&g)
         self.graph = g

@@ -50,6 +50,9 @@ public struct Binary: Operator {
             return out
         case (.float32, .int64) where kind == .pow:
             return try evaluate(kind, a, Cast(to: .float32).cast(b))
+        case (.int64, .float32) where kind == .pow:
+            // ONNX: the result has the base's type.
+            return try Cast(to: .int64).cast(evaluate(kind, Cast(to: .float32).cast(a), b))
         default:
             throw CAMError(.unsupported, "\(kind.rawValue) of \(a.dtype) and \(b.dtype) tensors is not supported")
         }

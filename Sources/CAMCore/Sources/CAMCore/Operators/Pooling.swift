@@ -76,10 +76,17 @@ func maxPoolArgmax(_ x: Tensor, _ g: WindowGeometry) -> [Int32] {
     return arg
 }
 
-/// `MaxPool(x)` (first output only; the Indices output is not supported).
+/// `MaxPool(x)`, with the optional `Indices` output: the flat index of each maximum in the
+/// input, row-major (or with H and W swapped when `columnMajorIndices`, ONNX's storage_order 1).
 public struct MaxPool: Operator {
+    public enum IndexOrder: Sendable { case rowMajor, columnMajor }
     public let window: PoolWindow
-    public init(_ window: PoolWindow) { self.window = window }
+    /// Whether (and how) to produce the Indices output.
+    public let indexOrder: IndexOrder?
+    public init(_ window: PoolWindow, indices: IndexOrder? = nil) {
+        self.window = window
+        self.indexOrder = indices
+    }
     public var name: String { "MaxPool" }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -101,7 +108,23 @@ public struct MaxPool: Operator {
                 dst[o] = best
             }
         }
-        return [out]
+        return indexOrder == nil ? [out] : [out, indices(x, g)]
+    }
+
+    /// The Indices output (int64), computed from the same argmax the backward uses.
+    func indices(_ x: Tensor, _ g: WindowGeometry) -> Tensor {
+        let arg = maxPoolArgmax(x, g)
+        let hw = g.height * g.width, p = g.outHeight * g.outWidth
+        let out = Tensor(uninitialized: g.outputShape(channels: g.channels, spatialRank: x.rank - 2), dtype: .int64)
+        let po = out.mutableInt64s
+        for plane in 0..<(g.batch * g.channels) {
+            for o in 0..<p {
+                let a = Int(arg[plane * p + o])
+                let local = indexOrder == .columnMajor ? (a % g.width) * g.height + a / g.width : a
+                po[plane * p + o] = Int64(plane * hw + local)
+            }
+        }
+        return out
     }
 
     public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {

@@ -202,15 +202,33 @@ public struct Arange: Operator {
 }
 
 /// `Cast(x)` between float32, int64 and bool. Float → int truncates toward zero, as ONNX does.
+/// Casts to 16-bit floats are stored as float32 rounded to that precision.
 public struct Cast: Operator {
+    public enum ReducedPrecision: Sendable { case float16, bfloat16 }
     public let to: DType
-    public init(to: DType) { self.to = to }
+    public let precision: ReducedPrecision?
+    public init(to: DType, precision: ReducedPrecision? = nil) {
+        self.to = to
+        self.precision = precision
+    }
     public var name: String { "Cast" }
     public func isDifferentiable(input index: Int) -> Bool { to == .float32 }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         guard let x = inputs.first ?? nil else { throw CAMError(.invalidModel, "Cast needs an input") }
-        return [try cast(x)]
+        let y = try cast(x)
+        switch precision {
+        case nil: return [y]
+        case .float16?: return [mapFloats(y.dtype == x.dtype ? y.copy() : y) { Float(Float16($0)) }]
+        case .bfloat16?:
+            // Round to nearest even on the upper 16 bits.
+            return [mapFloats(y) { v in
+                if v.isNaN { return v }
+                let bits = v.bitPattern
+                let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
+                return Float(bitPattern: rounded & 0xFFFF_0000)
+            }]
+        }
     }
 
     func cast(_ x: Tensor) throws -> Tensor {
@@ -236,19 +254,34 @@ public struct Cast: Operator {
     }
 }
 
-/// `Identity(x)`, and `Dropout` at inference (whose optional mask output is all true).
+/// `Identity(x)`.
 public struct Identity: Operator {
-    public let opName: String
-    public let emitsMask: Bool
-    public init(name: String = "Identity", emitsMask: Bool = false) {
-        self.opName = name
-        self.emitsMask = emitsMask
+    public init() {}
+    public var name: String { "Identity" }
+
+    public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        guard let x = inputs.first ?? nil else { throw CAMError(.invalidModel, "Identity needs an input") }
+        return [x]
     }
-    public var name: String { opName }
+
+    public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
+        [node.outputGradient]
+    }
+}
+
+/// `Dropout(x, ratio?, training_mode?)` at inference: the identity, with an all-true mask as
+/// the optional second output. A `training_mode` input that is true is refused.
+public struct Dropout: Operator {
+    public let emitsMask: Bool
+    public init(emitsMask: Bool = false) { self.emitsMask = emitsMask }
+    public var name: String { "Dropout" }
     public func isDifferentiable(input index: Int) -> Bool { index == 0 }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
-        guard let x = inputs.first ?? nil else { throw CAMError(.invalidModel, "\(name) needs an input") }
+        guard let x = inputs.first ?? nil else { throw CAMError(.invalidModel, "Dropout needs an input") }
+        if inputs.count > 1, let training = inputs[1], training.toInt64s().first ?? 0 != 0 {
+            throw CAMError(.unsupported, "Dropout in training mode is not supported (inference only)")
+        }
         if emitsMask { return [x, Tensor(shape: x.shape, bools: [Bool](repeating: true, count: x.count))] }
         return [x]
     }

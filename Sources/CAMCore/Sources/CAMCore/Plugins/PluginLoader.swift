@@ -23,8 +23,13 @@ public enum PluginLoader {
         return paths
     }
 
-    /// Loads every plugin found on the search path into `registry` (each file once).
+    private static let loading = NSLock()
+
+    /// Loads every plugin found on the search path into `registry` (each file once). Safe to
+    /// call from several threads: callers return once every plugin found is registered.
     public static func loadAll(into registry: PluginRegistry = .shared) {
+        loading.lock()
+        defer { loading.unlock() }
         for folder in searchPaths() {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
             for name in names.sorted() where name.hasPrefix(PluginABI.filePrefix) && name.hasSuffix(".so") {

@@ -6,12 +6,13 @@ import CAMCore
 /// the analytic gradient of `L` with respect to each checked input is compared with
 /// `(L(x + εeᵢ) − L(x − εeᵢ)) / 2ε` for every element. The runtime is float32, so the
 /// comparison tolerance is relative to the gradient's largest magnitude: `tolerance`.
-struct GradientCheck {
-    var epsilon: Float = 1e-2
-    var tolerance: Float = 1e-2
+public struct GradientCheck {
+    public init(epsilon: Float = 1e-2, tolerance: Float = 1e-2) { self.epsilon = epsilon; self.tolerance = tolerance }
+    public var epsilon: Float
+    public var tolerance: Float
 
     /// The largest |analytic − numeric| / max(1, max |numeric|) over all checked inputs.
-    func maxError(_ op: any Operator, inputs: [Tensor], check: [Int], outputIndex: Int = 0, outputs: Int = 1, seed: UInt64 = 7) throws -> Float {
+    public func maxError(_ op: any Operator, inputs: [Tensor], check: [Int], outputIndex: Int = 0, outputs: Int = 1, seed: UInt64 = 7) throws -> Float {
         var graph = Graph()
         let ids = try inputs.indices.map { try graph.addValue("x\($0)") }
         graph.inputs = ids
@@ -59,21 +60,21 @@ struct GradientCheck {
 }
 
 /// A small deterministic generator for test data.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+public struct SplitMix: RandomNumberGenerator {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E3779B97F4A7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
         z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
         return z ^ (z >> 31)
     }
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
 
     /// A tensor of values in [lo, hi), kept at least `gap` away from `kinks` (where
     /// piecewise-linear functions are not differentiable).
-    mutating func tensor(_ shape: [Int], _ lo: Float = -1, _ hi: Float = 1, avoiding kinks: [Float] = [], gap: Float = 0.05) -> Tensor {
+    public mutating func tensor(_ shape: [Int], _ lo: Float = -1, _ hi: Float = 1, avoiding kinks: [Float] = [], gap: Float = 0.05) -> Tensor {
         let n = shape.reduce(1, *)
         var values: [Float] = []
         while values.count < n {
@@ -84,4 +85,4 @@ struct SplitMix: RandomNumberGenerator {
     }
 }
 
-func int64s(_ v: [Int]) -> Tensor { Tensor(shape: [v.count], int64s: v.map(Int64.init)) }
+public func int64s(_ v: [Int]) -> Tensor { Tensor(shape: [v.count], int64s: v.map(Int64.init)) }

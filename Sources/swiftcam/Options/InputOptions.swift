@@ -1,0 +1,115 @@
+import ArgumentParser
+import CAMCore
+import Foundation
+
+/// Where the batch comes from: pictures (with preprocessing options) or a ready `.npy`.
+struct InputOptions: ParsableArguments {
+    @Option(name: .long, help: "An image (PNG or JPEG); repeat for a batch.")
+    var image: [String] = []
+
+    @Option(name: .customLong("input-npy"), help: "A preprocessed float32 NCHW .npy batch, used as is.")
+    var inputNPY: String?
+
+    @Option(name: .long, help: "Model input size HxW (default: the model's declared size, else 224x224).")
+    var size: String?
+
+    @Option(name: .long, help: "plain (OpenCV bilinear to --size) or shorter:N (PIL bicubic of the short side to N, then centre crop --crop).")
+    var resize: String = "plain"
+
+    @Option(name: .long, help: "Centre crop HxW after --resize shorter:N (default: --size).")
+    var crop: String?
+
+    @Option(name: .long, help: "Per-channel mean r,g,b on the 0–1 scale, subtracted after dividing pixels by 255 (default: ImageNet's).")
+    var mean: String?
+
+    @Option(name: .long, help: "Per-channel std r,g,b on the 0–1 scale (default: ImageNet's).")
+    var std: String?
+
+    @Flag(name: .customLong("raw-scale"), help: "--mean/--std are on the 0–255 pixel scale: x = (pixel − mean) / std, computed exactly so.")
+    var rawScale = false
+
+    @Flag(name: .long, help: "Feed channels in B,G,R order (Caffe / Paddle / cv2-trained models).")
+    var bgr = false
+
+    func validate() throws {
+        if image.isEmpty == (inputNPY == nil) {
+            throw ValidationError("give either --image (one or more) or --input-npy")
+        }
+        if let size { _ = try Self.parseSize(size, flag: "--size") }
+        if let crop { _ = try Self.parseSize(crop, flag: "--crop") }
+        _ = try resizeMode(defaultSize: (224, 224))
+        if let mean { _ = try Self.parseTriple(mean, flag: "--mean") }
+        if let std { _ = try Self.parseTriple(std, flag: "--std") }
+    }
+
+    /// "HxW" → (height, width).
+    static func parseSize(_ text: String, flag: String) throws -> (Int, Int) {
+        let parts = text.lowercased().split(separator: "x")
+        guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]), h > 0, w > 0, h <= 16384, w <= 16384 else {
+            throw ValidationError("\(flag) expects HEIGHTxWIDTH with positive numbers (e.g. 224x224), got '\(text)'")
+        }
+        return (h, w)
+    }
+
+    /// "a,b,c" (or one value for all three channels).
+    static func parseTriple(_ text: String, flag: String) throws -> [Float] {
+        let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard (values.count == 3 || values.count == 1), values.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+            throw ValidationError("\(flag) expects three comma-separated numbers (r,g,b) or one, got '\(text)'")
+        }
+        let v = values.map { $0! }
+        return v.count == 1 ? [v[0], v[0], v[0]] : v
+    }
+
+    func resizeMode(defaultSize: (Int, Int)) throws -> Preprocessing.Resize {
+        let size = try size.map { try Self.parseSize($0, flag: "--size") } ?? defaultSize
+        if resize == "plain" { return .plain(height: size.0, width: size.1) }
+        if resize == "none" { return .none }
+        if resize.hasPrefix("shorter:"), let n = Int(resize.dropFirst(8)), n > 0 {
+            let crop = try crop.map { try Self.parseSize($0, flag: "--crop") } ?? size
+            return .shorterSide(n, cropHeight: crop.0, cropWidth: crop.1)
+        }
+        throw ValidationError("--resize expects plain, none or shorter:N (e.g. shorter:256), got '\(resize)'")
+    }
+
+    var preprocessingNeedsDefaultSize: Bool { size == nil }
+
+    /// The preprocessing these options describe, for a model with `declared` input size.
+    func preprocessing(declared: (height: Int, width: Int)?) throws -> Preprocessing {
+        let size = declared.map { ($0.height, $0.width) } ?? (224, 224)
+        let m = try mean.map { try Self.parseTriple($0, flag: "--mean") } ?? [0.485, 0.456, 0.406]
+        let s = try std.map { try Self.parseTriple($0, flag: "--std") } ?? [0.229, 0.224, 0.225]
+        guard s.allSatisfy({ $0 != 0 }) else { throw CAMError(.usage, "--std must not contain 0") }
+        // Mean and std are given in r,g,b order; with --bgr they apply to the swapped channels.
+        let (mm, ss) = bgr ? (Array(m.reversed()), Array(s.reversed())) : (m, s)
+        return Preprocessing(resize: try resizeMode(defaultSize: size),
+                             normalization: rawScale ? .rawScale(mean: mm, std: ss) : .unitScale(mean: mm, std: ss),
+                             bgr: bgr)
+    }
+
+    /// The batch, the pictures as the model saw them (for overlays), and a name per item.
+    func prepare(for model: Model) throws -> PreparedInput {
+        if let inputNPY {
+            let t = try NPY.read(inputNPY)
+            guard t.dtype == .float32, t.rank == 4 else {
+                throw CAMError(.invalidInput, "\(inputNPY): expected a float32 (N, C, H, W) array, got \(t.dtype) \(t.shape)")
+            }
+            try model.validate(input: t)
+            let stem = URL(fileURLWithPath: inputNPY).deletingPathExtension().lastPathComponent
+            return PreparedInput(tensor: t, images: nil, names: (0..<t.shape[0]).map { "\(stem)_\($0)" })
+        }
+        let pictures = try image.map { try RGBImage.load(path: $0) }
+        let (tensor, shown) = try preprocessing(declared: model.declaredInputSize).prepare(pictures)
+        try model.validate(input: tensor)
+        return PreparedInput(tensor: tensor, images: shown, names: image.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent })
+    }
+}
+
+/// A batch ready for the model.
+struct PreparedInput {
+    let tensor: Tensor
+    /// The pictures after resizing/cropping (what the model saw), when the input was images.
+    let images: [RGBImage]?
+    /// A short name per batch item, for output files and messages.
+    let names: [String]
+}

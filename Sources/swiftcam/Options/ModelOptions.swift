@@ -1,0 +1,33 @@
+import ArgumentParser
+import CAMCore
+
+/// `--model`, `--loader`, `--threads`, `--labels`: which model, read how, run on how many cores.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "The model file (.onnx; .h5 with the Keras plugin).")
+    var model: String
+
+    @Option(name: .long, help: "Force a loader plugin by name (default: chosen from the file).")
+    var loader: String?
+
+    @Option(name: .long, help: "Threads for BLAS and the runtime's kernels (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Class names, one per line (default: <model>.labels.txt or labels.txt beside the model).")
+    var labels: String?
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
+    }
+
+    /// Applies the thread count and loads the plugins.
+    func prepareRuntime() {
+        if let threads { Runtime.setThreadCount(threads) }
+        PluginLoader.loadAll()
+    }
+
+    /// Prepares the runtime and loads the model.
+    func load() throws -> Model {
+        prepareRuntime()
+        return try Model.load(path: model, loader: loader)
+    }
+}

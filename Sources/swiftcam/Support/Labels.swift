@@ -1,0 +1,37 @@
+import CAMCore
+import Foundation
+
+/// Class names, one per line, for printing predictions.
+struct Labels {
+    let names: [String]
+
+    /// `--labels PATH`, else `<model>.labels.txt` or `labels.txt` beside the model.
+    static func find(explicit: String?, modelPath: String) throws -> Labels? {
+        if let explicit { return try load(explicit) }
+        let url = URL(fileURLWithPath: modelPath)
+        let folder = url.deletingLastPathComponent()
+        for candidate in [url.deletingPathExtension().lastPathComponent + ".labels.txt", "labels.txt"] {
+            let path = folder.appendingPathComponent(candidate).path
+            if FileManager.default.fileExists(atPath: path) { return try load(path) }
+        }
+        return nil
+    }
+
+    static func load(_ path: String) throws -> Labels {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CAMError(.io, "\(path): cannot read the labels file (expected UTF-8 text, one class name per line)")
+        }
+        return Labels(names: text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines)
+        }.reversed().drop { $0.isEmpty }.reversed())
+    }
+
+    func name(_ index: Int) -> String? { index < names.count ? names[index] : nil }
+}
+
+/// The `k` highest scores of a score vector, best first.
+func topK(_ scores: Tensor, _ k: Int) -> [(index: Int, score: Float)] {
+    let values = scores.toFloats()
+    return values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
+        .prefix(k).map { ($0, values[$0]) }
+}

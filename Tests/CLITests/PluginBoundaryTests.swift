@@ -1,0 +1,67 @@
+import CAMCore
+import Foundation
+import Testing
+import TestSupport
+
+/// The plugin boundary is real: methods and loaders come only from `.so` files found at run
+/// time, stale plugins are refused, and a plugin built outside the package loads.
+@Suite("Plugin boundary")
+struct PluginBoundaryTests {
+    @Test func pluginsCommandListsTheBuiltPlugins() throws {
+        let r = try CommandRunner.run(CommandRunner.swiftcam, ["plugins"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("libswiftcam-onnx.so"))
+        #expect(r.stdout.contains("loader: onnx"))
+        #expect(r.stdout.contains("libswiftcam-gradcam.so"))
+        #expect(r.stdout.contains("method: gradcam"))
+    }
+
+    @Test func withoutPluginsNoMethodIsAvailable() throws {
+        let dir = try CommandRunner.temporaryFolder("noplugins")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for file in ["swiftcam", "libCAMCore.so"] {
+            try FileManager.default.copyItem(at: CommandRunner.buildFolder.appendingPathComponent(file), to: dir.appendingPathComponent(file))
+        }
+        let tool = dir.appendingPathComponent("swiftcam").path
+        let r = try CommandRunner.run(tool, ["explain", "--model", "m.onnx", "--method", "gradcam", "--target-layer", "x",
+                                            "--input-npy", "x.npy", "--npy", dir.appendingPathComponent("out.npy").path],
+                                      environment: ["SWIFTCAM_PLUGIN_PATH": ""])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("no plugin provides method 'gradcam'"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out.npy").path))
+        let listing = try CommandRunner.run(tool, ["plugins"], environment: ["SWIFTCAM_PLUGIN_PATH": ""])
+        #expect(!listing.stdout.contains("libswiftcam-"))
+    }
+
+    @Test func staleAndBrokenPluginsAreRefusedAndOthersStillLoad() throws {
+        let dir = try CommandRunner.temporaryFolder("stale")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A plugin built for another ABI version, and a file that is not a shared library.
+        let source = dir.appendingPathComponent("stale.c")
+        try "unsigned swiftcam_plugin_abi_version(void) { return \(PluginABI.version + 100); }\nvoid swiftcam_plugin_register(void *r) {}\n"
+            .write(to: source, atomically: true, encoding: .utf8)
+        let cc = try CommandRunner.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-o", dir.appendingPathComponent("libswiftcam-stale.so").path, source.path])
+        #expect(cc.status == 0, "\(cc.stderr)")
+        try Data("not an ELF file".utf8).write(to: dir.appendingPathComponent("libswiftcam-garbage.so"))
+        let r = try CommandRunner.run(CommandRunner.swiftcam, ["plugins"], environment: ["SWIFTCAM_PLUGIN_PATH": dir.path])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("FAILED \(dir.path)/libswiftcam-stale.so: built for plugin ABI \(PluginABI.version + 100)"), "\(r.stdout)")
+        #expect(r.stdout.contains("FAILED \(dir.path)/libswiftcam-garbage.so: dlopen failed"), "\(r.stdout)")
+        #expect(r.stdout.contains("method: gradcam"))
+    }
+
+    @Test func aThirdPartyPluginBuiltOutsideThePackageLoads() throws {
+        let dir = try CommandRunner.temporaryFolder("thirdparty")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let build = CommandRunner.buildFolder
+        let source = Fixtures.repositoryRoot.appendingPathComponent("Examples/ThirdPartyPlugin/MaxActivationCAM.swift").path
+        let lib = dir.appendingPathComponent("libswiftcam-maxactivation.so").path
+        let swiftc = try CommandRunner.run("/usr/bin/env", ["swiftc", "-emit-library", "-O", "-module-name", "MaxActivationCAM",
+                                                           "-I", build.appendingPathComponent("Modules").path, "-L", build.path, "-lCAMCore",
+                                                           "-Xlinker", "-rpath", "-Xlinker", build.path, "-o", lib, source])
+        #expect(swiftc.status == 0, "\(swiftc.stderr)")
+        let r = try CommandRunner.run(CommandRunner.swiftcam, ["plugins"], environment: ["SWIFTCAM_PLUGIN_PATH": dir.path])
+        #expect(r.stdout.contains("\(lib)  (ABI \(PluginABI.version))"), "\(r.stdout)")
+        #expect(r.stdout.contains("method: maxactivation"), "\(r.stdout)")
+    }
+}
