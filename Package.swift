@@ -18,7 +18,7 @@ func plugin(_ name: String, product: String, path: String, dependencies: [Target
 }
 
 let plugins = [
-    plugin("ONNXImporterPlugin", product: "swiftcam-onnx", path: "Plugins/ONNXImporter/Sources", dependencies: ["ONNXProto"]),
+    plugin("ONNXImporterPlugin", product: "swiftcam-onnx", path: "Plugins/ONNXImporter/Importer", dependencies: ["ONNXFormat"]),
     plugin("GradCAMPlugin", product: "swiftcam-gradcam", path: "Plugins/GradCAM"),
 ]
 
@@ -39,9 +39,12 @@ let package = Package(
         ),
         // protoc-c output for Schemas/onnx.proto (regenerate with scripts/generate-onnx-proto.sh).
         .target(name: "ONNXProto", path: "Plugins/ONNXImporter/ONNXProto", linkerSettings: [.linkedLibrary("protobuf-c")]),
+        // ONNX files as plain Swift values, validated. Linked statically into the plugin (and into
+        // the tests that check it directly); it holds no state, so two copies in one process are harmless.
+        .target(name: "ONNXFormat", dependencies: [core, "ONNXProto"], path: "Plugins/ONNXImporter/ONNXFormat"),
         .target(name: "TestSupport", dependencies: [core], path: "Tests/TestSupport"),
         .testTarget(name: "CAMCoreTests", dependencies: [core, "TestSupport"], path: "Tests/CAMCoreTests", exclude: ["Image/Fixtures"]),
-        .testTarget(name: "ONNXImporterTests", dependencies: [core, "TestSupport"], path: "Tests/ONNXImporterTests", exclude: ["conformance-allowlist.txt"]),
+        .testTarget(name: "ONNXImporterTests", dependencies: [core, "TestSupport", "ONNXFormat"], path: "Tests/ONNXImporterTests", exclude: ["conformance-allowlist.txt"]),
         .testTarget(name: "CAMMethodTests", dependencies: [core, "TestSupport"], path: "Tests/CAMMethodTests"),
         .testTarget(name: "CLITests", dependencies: [core, "TestSupport"], path: "Tests/CLITests"),
     ] + plugins.map(\.1)

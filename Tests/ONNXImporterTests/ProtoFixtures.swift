@@ -1,6 +1,6 @@
 // Compiled only where the importer module is importable: in the final package the plugin is
 // loaded with dlopen, so the test target must depend on it (or a library of it) to run these.
-#if canImport(ONNXImporter)
+#if canImport(ONNXFormat)
 import CAMCore
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import CAMCore
+import ONNXFormat
 
 /// Turns a parsed `ONNXModel` into SwiftCAM's `Graph`: graph inputs and outputs, initializers
 /// and Constant nodes as constants, and every node through the operator table.

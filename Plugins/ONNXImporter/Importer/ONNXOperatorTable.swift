@@ -1,4 +1,5 @@
 import CAMCore
+import ONNXFormat
 
 /// The ONNX operators SwiftCAM runs, each mapped to runtime operators with the attribute
 /// defaults and opset differences of the ONNX specification.

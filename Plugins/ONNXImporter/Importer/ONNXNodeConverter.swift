@@ -1,4 +1,5 @@
 import CAMCore
+import ONNXFormat
 
 /// One ONNX node being translated: its attributes (with ONNX's defaults), its inputs as graph
 /// values, and a way to emit one or more runtime nodes.

@@ -1,4 +1,5 @@
 import CAMCore
+import ONNXFormat
 
 @_cdecl("swiftcam_plugin_abi_version")
 public func swiftcamPluginABIVersion() -> UInt32 { PluginABI.version }

@@ -1,4 +1,5 @@
 import CAMCore
+import ONNXFormat
 
 /// The `ModelLoader` for `.onnx` files: parse with protobuf-c, validate, import.
 final class ONNXLoader: ModelLoader {
