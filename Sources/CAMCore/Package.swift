@@ -13,17 +13,16 @@ let package = Package(
         .library(name: "CAMCore", type: .dynamic, targets: ["CAMCore"]),
     ],
     targets: [
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
         .target(
             name: "CAMCore",
-            dependencies: ["CBLAS", "CImageCodecs"],
+            dependencies: ["CImageCodecs"],
             path: "Sources/CAMCore",
             swiftSettings: [
                 .unsafeFlags(["-enable-library-evolution", "-Ounchecked", "-wmo"]),
             ],
             linkerSettings: [
-                .linkedLibrary("openblas"),
+                .linkedLibrary("dl"),
                 .linkedLibrary("png16"),
                 .linkedLibrary("turbojpeg"),
             ]

@@ -40,7 +40,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let model = try modelOptions.load()
         let (h, w) = try size.map { try InputOptions.parseSize($0, flag: "--size") } ?? model.declaredInputSize.map { ($0.height, $0.width) } ?? (224, 224)
-        print("threads: \(Runtime.threadCount)")
+        print("threads: \(Runtime.threadCount), OpenBLAS kernels: \(Runtime.blasCore)")
         let square = measureSGEMM(m: 1024, n: 1024, k: 1024)
         let convShaped = measureSGEMM(m: 256, n: 3136, k: 2304)
         print(String(format: "cblas_sgemm: %.1f GFLOP/s (1024³), %.1f GFLOP/s (256×3136×2304)", square, convShaped))

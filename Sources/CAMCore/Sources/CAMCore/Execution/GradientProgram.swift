@@ -24,7 +24,8 @@ public final class GradientProgram: @unchecked Sendable {
         self.outputs = outputs
         self.wrt = wrt
         self.capture = capture
-        gradientGraph = try Autodiff.differentiate(model.graph, outputs: outputs, wrt: wrt)
+        let optimized = GraphOptimizer.fuseActivations(model.graph, protected: Set(outputs).union(wrt).union(capture))
+        gradientGraph = try Autodiff.differentiate(optimized, outputs: outputs, wrt: wrt)
         executor = try Executor(gradientGraph.graph)
         let inputs = Set(model.graph.inputs)
         let gradientTargets = gradientGraph.gradients.compactMap { $0 }

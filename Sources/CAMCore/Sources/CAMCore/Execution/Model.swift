@@ -8,11 +8,12 @@ import Foundation
 /// let logits = try model.predict(input)[0]
 /// ```
 public final class Model: @unchecked Sendable {
+    /// The graph as loaded (constants folded): every tensor of the model, by name.
     public let graph: Graph
-    public let executor: Executor
     /// Where the model came from (a file path), for messages.
     public let source: String
     private var gradientPrograms: [String: GradientProgram] = [:]
+    private var executors: [Set<ValueID>: Executor] = [:]
     private let lock = NSLock()
 
     /// Wraps a graph produced by a loader: folds constant sub-graphs and checks structure.
@@ -22,8 +23,18 @@ public final class Model: @unchecked Sendable {
         try ConstantFolding.fold(&g)
         self.graph = g
         self.source = source
-        executor = try Executor(g)
-        _ = try executor.schedule(for: g.outputs, known: Set(g.inputs))
+        _ = try executor(protecting: Set(g.outputs)).schedule(for: g.outputs, known: Set(g.inputs))
+    }
+
+    /// An executor for the graph optimised so that every value in `protected` is still
+    /// computed (cached per set).
+    public func executor(protecting protected: Set<ValueID>) throws -> Executor {
+        lock.lock()
+        defer { lock.unlock() }
+        if let e = executors[protected] { return e }
+        let e = try Executor(GraphOptimizer.fuseActivations(graph, protected: protected.union(graph.outputs)))
+        executors[protected] = e
+        return e
     }
 
     /// Loads a model file with the loader that claims it (by content, then by extension).
@@ -88,7 +99,7 @@ public final class Model: @unchecked Sendable {
 
     /// Runs the model; returns every graph output.
     public func predict(_ inputs: [Tensor]) throws -> [Tensor] {
-        try executor.evaluate(try feeds(inputs), fetch: graph.outputs)
+        try executor(protecting: Set(graph.outputs)).evaluate(try feeds(inputs), fetch: graph.outputs)
     }
 
     /// Runs the model on one input tensor.
@@ -96,17 +107,19 @@ public final class Model: @unchecked Sendable {
 
     /// Computes graph outputs plus the named intermediate values.
     public func evaluate(_ inputs: [Tensor], fetch: [ValueID]) throws -> [Tensor] {
-        try executor.evaluate(try feeds(inputs), fetch: fetch)
+        try executor(protecting: Set(fetch)).evaluate(try feeds(inputs), fetch: fetch)
     }
 
     /// The (cached) program computing gradients of `outputs` with respect to `wrt`.
     public func gradientProgram(outputs: [ValueID], wrt: [ValueID], capture: [ValueID] = []) throws -> GradientProgram {
         let key = "\(outputs)|\(wrt)|\(capture)"
         lock.lock()
-        defer { lock.unlock() }
-        if let p = gradientPrograms[key] { return p }
+        if let p = gradientPrograms[key] { lock.unlock(); return p }
+        lock.unlock()
         let p = try GradientProgram(model: self, outputs: outputs, wrt: wrt, capture: capture)
+        lock.lock()
         gradientPrograms[key] = p
+        lock.unlock()
         return p
     }
 }

@@ -1,9 +1,12 @@
-internal import CBLAS
 import Dispatch
 
 /// Single-precision GEMM on OpenBLAS: `C = alpha · op(A) · op(B) + beta · C`, row-major.
 /// `A` is m×k (k×m when `transA`), `B` is k×n (n×k when `transB`), `C` is m×n.
-@inline(__always)
+///
+/// OpenBLAS itself runs single-threaded; large products are split into column (or row)
+/// blocks computed on the runtime's own threads. One thread pool for everything: OpenBLAS's
+/// own workers busy-wait between calls and would steal the cores from the runtime's other
+/// parallel kernels.
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
            b: UnsafePointer<Float>, ldb: Int,
@@ -15,8 +18,41 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         }
         return
     }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let threads = Runtime.threadCount
+    let work = m * n * k
+    if threads > 1 && work >= 1 << 20 {
+        if n >= 64 * threads {
+            // Column blocks of C (and of op(B)), multiples of 16.
+            let per = ((n + threads - 1) / threads + 15) / 16 * 16
+            let blocks = (n + per - 1) / per
+            DispatchQueue.concurrentPerform(iterations: blocks) { t in
+                let j0 = t * per, w = Swift.min(per, n - j0)
+                sgemmBlock(transA: transA, transB: transB, m: m, n: w, k: k, alpha: alpha, a: a, lda: lda,
+                           b: transB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
+            }
+            return
+        }
+        if m >= 32 * threads {
+            let per = ((m + threads - 1) / threads + 7) / 8 * 8
+            let blocks = (m + per - 1) / per
+            DispatchQueue.concurrentPerform(iterations: blocks) { t in
+                let i0 = t * per, h = Swift.min(per, m - i0)
+                sgemmBlock(transA: transA, transB: transB, m: h, n: n, k: k, alpha: alpha,
+                           a: transA ? a + i0 : a + i0 * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
+            }
+            return
+        }
+    }
+    sgemmBlock(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+@inline(__always)
+private func sgemmBlock(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    OpenBLAS.functions.sgemm(OpenBLAS.rowMajor, transA ? OpenBLAS.transpose : OpenBLAS.noTranspose,
+                             transB ? OpenBLAS.transpose : OpenBLAS.noTranspose,
+                             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
 /// Measures `cblas_sgemm` throughput (GFLOP/s) on an m×k · k×n product, best of `repetitions`.
@@ -31,5 +67,6 @@ public func measureSGEMM(m: Int, n: Int, k: Int, repetitions: Int = 5) -> Double
               c: c.mutableFloats.baseAddress!, ldc: n)
         best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
+    withExtendedLifetime((a, b, c)) {}
     return 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
 }

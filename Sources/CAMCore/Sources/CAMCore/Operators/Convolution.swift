@@ -2,22 +2,37 @@
 /// dilations and explicit or automatic padding; and `ConvBackwardData`, its VJP with
 /// respect to `x` (a transposed convolution), whose own VJP is `Conv` again.
 public struct Convolution: Operator {
+    /// An activation applied to the output in the same pass as the bias (fused by
+    /// `GraphOptimizer` when the pre-activation tensor is not needed, or set by a loader).
+    public enum Activation: Sendable, Equatable {
+        case relu
+        case clip(Float, Float)
+    }
+
     public let strides: [Int]
     public let dilations: [Int]
     public let padding: Padding
     public let group: Int
     /// Declared kernel size; checked against the weights when given.
     public let kernelShape: [Int]?
+    public let activation: Activation?
 
-    public init(strides: [Int] = [], dilations: [Int] = [], padding: Padding = .explicit([]), group: Int = 1, kernelShape: [Int]? = nil) {
+    public init(strides: [Int] = [], dilations: [Int] = [], padding: Padding = .explicit([]), group: Int = 1,
+                kernelShape: [Int]? = nil, activation: Activation? = nil) {
         self.strides = strides
         self.dilations = dilations
         self.padding = padding
         self.group = group
         self.kernelShape = kernelShape
+        self.activation = activation
     }
 
-    public var name: String { "Conv" }
+    /// The same convolution with `activation` fused.
+    public func fused(_ activation: Activation) -> Convolution {
+        Convolution(strides: strides, dilations: dilations, padding: padding, group: group, kernelShape: kernelShape, activation: activation)
+    }
+
+    public var name: String { activation == nil ? "Conv" : "Conv+Activation" }
 
     /// Validates shapes and resolves the window geometry for input `x` and weights `w`.
     func geometry(_ xShape: [Int], _ wShape: [Int]) throws -> WindowGeometry {
@@ -43,10 +58,12 @@ public struct Convolution: Operator {
         let m = w.shape[0]
         let out = Tensor(uninitialized: g.outputShape(channels: m, spatialRank: x.rank - 2))
         convolve(x, w, g, out)
+        var bias: Tensor?
         if inputs.count > 2, let b = inputs[2] {
             guard b.count == m, b.dtype == .float32 else { throw CAMError(.runtime, "Conv: bias has \(b.count) values for \(m) output channels") }
-            addChannelBias(out, b)
+            bias = b
         }
+        applyBiasAndActivation(out, bias: bias, activation: activation)
         return [out]
     }
 
@@ -88,24 +105,47 @@ public struct Convolution: Operator {
         if node.needsGradient.count > 1 && node.needsGradient[1...].contains(true) {
             throw CAMError(.unsupported, "gradients with respect to Conv weights or biases are not supported (only activations)")
         }
-        guard let g = node.outputGradient, node.needsGradient[0] else { return node.inputs.map { _ in nil } }
-        let dx = b.apply(ConvBackwardData(self), g, try node.input(1), try node.input(0))
+        guard var g = node.outputGradient, node.needsGradient[0] else { return node.inputs.map { _ in nil } }
+        // A fused activation's derivative is read off the output: y = relu(x) > 0 ⇔ x > 0,
+        // and lo < clip(x) < hi ⇔ lo < x < hi.
+        switch activation {
+        case .relu?: g = b.apply(UnaryDerivative(.relu, order: 1), g, node.outputs[0])
+        case .clip(let lo, let hi)?:
+            g = b.apply(ClipDerivative(), g, node.outputs[0], b.constant(Tensor(scalar: lo)), b.constant(Tensor(scalar: hi)))
+        case nil: break
+        }
+        let plain = Convolution(strides: strides, dilations: dilations, padding: padding, group: group, kernelShape: kernelShape)
+        let dx = b.apply(ConvBackwardData(plain), g, try node.input(1), try node.input(0))
         return [dx] + node.inputs.dropFirst().map { _ in nil }
     }
 }
 
-/// Adds `bias[c]` to every element of channel c of an (N, C, …) tensor.
-func addChannelBias(_ t: Tensor, _ bias: Tensor) {
+/// Adds `bias[c]` to every element of channel c of an (N, C, …) tensor and applies the
+/// activation, in one pass.
+func applyBiasAndActivation(_ t: Tensor, bias: Tensor?, activation: Convolution.Activation?) {
+    if bias == nil && activation == nil { return }
     let n = t.shape[0], c = t.shape[1]
     let plane = t.count / Swift.max(n * c, 1)
-    let po = t.mutableFloats.baseAddress!, pb = bias.floats.baseAddress!
+    let po = t.mutableFloats.baseAddress!
+    let pb = bias?.floats.baseAddress
+    let (lo, hi): (Float, Float)
+    switch activation {
+    case .relu?: (lo, hi) = (0, .infinity)
+    case .clip(let a, let b)?: (lo, hi) = (a, b)
+    case nil: (lo, hi) = (-.infinity, .infinity)
+    }
     parallelFor(n * c, grain: Swift.max(1, 16384 / Swift.max(plane, 1))) { r in
         for i in r {
-            let v = pb[i % c]
+            let v = pb?[i % c] ?? 0
             let d = po + i * plane
-            for j in 0..<plane { d[j] += v }
+            if activation == nil {
+                for j in 0..<plane { d[j] += v }
+            } else {
+                for j in 0..<plane { d[j] = Swift.min(Swift.max(d[j] + v, lo), hi) }
+            }
         }
     }
+    withExtendedLifetime(bias) {}
 }
 
 /// Gradient of a convolution with respect to its input: inputs (gY, W, x), where `x` only

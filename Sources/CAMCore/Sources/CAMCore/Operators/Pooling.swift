@@ -27,26 +27,82 @@ public struct PoolWindow: Sendable, Equatable {
     }
 }
 
+/// The input rows or columns one pooling window covers, clipped to the input.
+struct WindowSpan {
+    /// First covered coordinate, one past the last, and the step (the dilation).
+    var start: Int, end: Int, step: Int
+    /// Window size clipped to the padded input (for count_include_pad).
+    var padded: Int
+    @inline(__always) var count: Int { end > start ? (end - start + step - 1) / step : 0 }
+}
+
 extension WindowGeometry {
-    /// Visits every output position of one plane with the valid input offsets of its window.
+    /// The span of rows of output row `o` (or columns, for `columns`).
     @inline(__always)
-    func forEachWindow(_ body: (_ out: Int, _ rows: StrideTo<Int>, _ cols: StrideTo<Int>, _ paddedCount: Int) -> Void) {
-        for oy in 0..<outHeight {
-            let y0 = oy * strideH - padTop
-            let yEnd = Swift.min(y0 + (kernelH - 1) * dilationH + 1, height + padBottom)
-            var yLo = y0
-            while yLo < 0 { yLo += dilationH }
-            let yHi = Swift.min(yEnd, height)
-            for ox in 0..<outWidth {
-                let x0 = ox * strideW - padLeft
-                let xEnd = Swift.min(x0 + (kernelW - 1) * dilationW + 1, width + padRight)
-                var xLo = x0
-                while xLo < 0 { xLo += dilationW }
-                let xHi = Swift.min(xEnd, width)
-                // Window size clipped to the padded input (for count_include_pad).
-                let paddedCount = ((yEnd - y0 + dilationH - 1) / dilationH) * ((xEnd - x0 + dilationW - 1) / dilationW)
-                body(oy * outWidth + ox, stride(from: yLo, to: yHi, by: dilationH), stride(from: xLo, to: xHi, by: dilationW), paddedCount)
+    func span(_ o: Int, columns: Bool) -> WindowSpan {
+        let (s, p, k, d, n, pe) = columns ? (strideW, padLeft, kernelW, dilationW, width, padRight)
+                                          : (strideH, padTop, kernelH, dilationH, height, padBottom)
+        let first = o * s - p
+        let paddedEnd = Swift.min(first + (k - 1) * d + 1, n + pe)
+        var start = first
+        if start < 0 { start += ((-start + d - 1) / d) * d }
+        return WindowSpan(start: start, end: Swift.min(paddedEnd, n), step: d, padded: (paddedEnd - first + d - 1) / d)
+    }
+
+    /// Row and column spans of every output position, computed once per call.
+    var spans: (rows: [WindowSpan], columns: [WindowSpan]) {
+        ((0..<outHeight).map { span($0, columns: false) }, (0..<outWidth).map { span($0, columns: true) })
+    }
+}
+
+/// Max pooling of one plane, separably: each input row is pooled horizontally into a
+/// scratch row, then the scratch rows are pooled vertically. Both passes are plain loops
+/// over contiguous (or constant-stride) memory that the compiler vectorises. NaN propagates.
+func maxPoolPlane(_ src: UnsafePointer<Float>, _ g: WindowGeometry, _ dst: UnsafeMutablePointer<Float>) {
+    let (h, w, oh, ow) = (g.height, g.width, g.outHeight, g.outWidth)
+    let rows = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)
+    defer { rows.deallocate() }
+    @inline(__always) func pick(_ v: Float, _ cur: Float) -> Float { v > cur || v.isNaN ? v : cur }
+    // Output columns whose whole window lies inside the row (no bounds checks needed there).
+    let first = -g.padLeft, span = (g.kernelW - 1) * g.dilationW
+    var innerLo = 0, innerHi = ow
+    while innerLo < ow && innerLo * g.strideW + first < 0 { innerLo += 1 }
+    while innerHi > innerLo && (innerHi - 1) * g.strideW + first + span >= w { innerHi -= 1 }
+    for y in 0..<h {
+        let row = src + y * w, t = rows + y * ow
+        // Edge columns: window by window, clipped.
+        for ox in Array(0..<innerLo) + Array(innerHi..<ow) {
+            var m = -Float.infinity
+            for kx in 0..<g.kernelW {
+                let ix = ox * g.strideW + first + kx * g.dilationW
+                if ix >= 0 && ix < w { m = pick(row[ix], m) }
             }
+            t[ox] = m
+        }
+        // Inside: the common 3-wide / 2-wide stride-2 windows get loops the compiler
+        // vectorises; other shapes a register-accumulated loop.
+        let base = row + first
+        if g.kernelW == 3 && g.strideW == 2 && g.dilationW == 1 {
+            for ox in innerLo..<innerHi { t[ox] = pick(pick(base[2 * ox], base[2 * ox + 1]), base[2 * ox + 2]) }
+        } else if g.kernelW == 2 && g.strideW == 2 && g.dilationW == 1 {
+            for ox in innerLo..<innerHi { t[ox] = pick(base[2 * ox], base[2 * ox + 1]) }
+        } else {
+            for ox in innerLo..<innerHi {
+                let p = base + ox * g.strideW
+                var m = p[0]
+                for kx in 1..<Swift.max(g.kernelW, 1) { m = pick(p[kx * g.dilationW], m) }
+                t[ox] = m
+            }
+        }
+    }
+    for oy in 0..<oh {
+        let d = dst + oy * ow
+        d.update(repeating: -.infinity, count: ow)
+        for ky in 0..<g.kernelH {
+            let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+            if iy < 0 || iy >= h { continue }
+            let t = rows + iy * ow
+            for ox in 0..<ow { d[ox] = pick(t[ox], d[ox]) }
         }
     }
 }
@@ -56,20 +112,28 @@ func maxPoolArgmax(_ x: Tensor, _ g: WindowGeometry) -> [Int32] {
     let planes = g.batch * g.channels, hw = g.height * g.width, p = g.outHeight * g.outWidth
     var arg = [Int32](repeating: -1, count: planes * p)
     let px = x.floats.baseAddress!
+    let (rows, cols) = g.spans
+    let w = g.width
     arg.withUnsafeMutableBufferPointer { a in
         let pa = a.baseAddress!
         parallelEach(planes) { plane in
             let src = px + plane * hw
-            g.forEachWindow { o, rows, cols, _ in
-                var best = -Float.infinity
-                var at: Int32 = -1
-                for y in rows {
-                    for xx in cols {
-                        let v = src[y * g.width + xx]
-                        if v > best || v.isNaN || at < 0 { best = v; at = Int32(y * g.width + xx); if v.isNaN { break } }
+            for (oy, r) in rows.enumerated() {
+                for (ox, c) in cols.enumerated() {
+                    var best = -Float.infinity
+                    var at: Int32 = -1
+                    var y = r.start
+                    while y < r.end {
+                        var x = c.start
+                        while x < c.end {
+                            let v = src[y * w + x]
+                            if at < 0 || v > best || (v.isNaN && !best.isNaN) { best = v; at = Int32(y * w + x) }
+                            x += c.step
+                        }
+                        y += r.step
                     }
+                    pa[plane * p + oy * g.outWidth + ox] = at
                 }
-                pa[plane * p + o] = at
             }
         }
     }
@@ -96,17 +160,7 @@ public struct MaxPool: Operator {
         let hw = g.height * g.width, p = g.outHeight * g.outWidth
         let px = x.floats.baseAddress!, po = out.mutableFloats.baseAddress!
         parallelEach(g.batch * g.channels) { plane in
-            let src = px + plane * hw, dst = po + plane * p
-            g.forEachWindow { o, rows, cols, _ in
-                var best = -Float.infinity
-                for y in rows {
-                    for xx in cols {
-                        let v = src[y * g.width + xx]
-                        if v > best || v.isNaN { best = v }
-                    }
-                }
-                dst[o] = best
-            }
+            maxPoolPlane(px + plane * hw, g, po + plane * p)
         }
         return indexOrder == nil ? [out] : [out, indices(x, g)]
     }
@@ -192,14 +246,22 @@ public struct AveragePool: Operator {
         let hw = g.height * g.width, p = g.outHeight * g.outWidth
         let px = x.floats.baseAddress!, po = out.mutableFloats.baseAddress!
         let includePad = countIncludePad
+        let (rows, cols) = g.spans
+        let w = g.width, ow = g.outWidth
         parallelEach(g.batch * g.channels) { plane in
             let src = px + plane * hw, dst = po + plane * p
-            g.forEachWindow { o, rows, cols, padded in
-                var sum: Float = 0
-                var n = 0
-                for y in rows { for xx in cols { sum += src[y * g.width + xx]; n += 1 } }
-                let divisor = includePad ? padded : n
-                dst[o] = divisor > 0 ? sum / Float(divisor) : 0
+            for (oy, r) in rows.enumerated() {
+                for (ox, c) in cols.enumerated() {
+                    var sum: Float = 0
+                    var y = r.start
+                    while y < r.end {
+                        var x = c.start
+                        while x < c.end { sum += src[y * w + x]; x += c.step }
+                        y += r.step
+                    }
+                    let divisor = includePad ? r.padded * c.padded : r.count * c.count
+                    dst[oy * ow + ox] = divisor > 0 ? sum / Float(divisor) : 0
+                }
             }
         }
         return [out]
@@ -226,15 +288,22 @@ public struct AveragePoolBackward: Operator {
         let hw = g.height * g.width, p = g.outHeight * g.outWidth
         let pg = gy.floats.baseAddress!, po = out.mutableFloats.baseAddress!
         let includePad = pool.countIncludePad
+        let (rows, cols) = g.spans
+        let w = g.width, ow = g.outWidth
         parallelEach(g.batch * g.channels) { plane in
             let src = pg + plane * p, dst = po + plane * hw
-            g.forEachWindow { o, rows, cols, padded in
-                var n = 0
-                for _ in rows { for _ in cols { n += 1 } }
-                let divisor = includePad ? padded : n
-                guard divisor > 0 else { return }
-                let v = src[o] / Float(divisor)
-                for y in rows { for xx in cols { dst[y * g.width + xx] += v } }
+            for (oy, r) in rows.enumerated() {
+                for (ox, c) in cols.enumerated() {
+                    let divisor = includePad ? r.padded * c.padded : r.count * c.count
+                    guard divisor > 0 else { continue }
+                    let v = src[oy * ow + ox] / Float(divisor)
+                    var y = r.start
+                    while y < r.end {
+                        var x = c.start
+                        while x < c.end { dst[y * w + x] += v; x += c.step }
+                        y += r.step
+                    }
+                }
             }
         }
         return [out]

@@ -3,13 +3,15 @@
 public final class TensorBuffer: @unchecked Sendable {
     public let raw: UnsafeMutableRawPointer
     public let byteCount: Int
+    private let capacity: Int
 
     /// Allocates `byteCount` bytes, zero-filled when `zeroed` is true.
     public init(byteCount: Int, zeroed: Bool = false) {
         self.byteCount = byteCount
-        raw = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 1), alignment: 64)
+        capacity = BufferPool.capacity(for: byteCount)
+        raw = BufferPool.shared.allocate(capacity: capacity)
         if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
     }
 
-    deinit { raw.deallocate() }
+    deinit { BufferPool.shared.release(raw, capacity: capacity) }
 }
