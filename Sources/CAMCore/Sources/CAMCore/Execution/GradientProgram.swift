@@ -24,7 +24,7 @@ public final class GradientProgram: @unchecked Sendable {
         self.outputs = outputs
         self.wrt = wrt
         self.capture = capture
-        let optimized = GraphOptimizer.fuseActivations(model.graph, protected: Set(outputs).union(wrt).union(capture))
+        let optimized = GraphOptimizer.optimize(model.graph, protected: Set(outputs).union(wrt).union(capture))
         gradientGraph = try Autodiff.differentiate(optimized, outputs: outputs, wrt: wrt)
         executor = try Executor(gradientGraph.graph)
         let inputs = Set(model.graph.inputs)

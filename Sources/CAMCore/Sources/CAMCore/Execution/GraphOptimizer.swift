@@ -2,6 +2,63 @@
 /// produced. Values in `protected` (outputs, target layers, anything a caller will read) are
 /// never fused away.
 public enum GraphOptimizer {
+    /// All rewrites, in order.
+    public static func optimize(_ graph: Graph, protected: Set<ValueID>) -> Graph {
+        fuseActivations(foldPaddingIntoConvolutions(graph, protected: protected), protected: protected)
+    }
+
+    /// Folds a constant zero `Pad` of the spatial axes into the explicit padding of the `Conv`
+    /// that reads it (exporters write TensorFlow's asymmetric "same" padding this way), when the
+    /// padded tensor has no other reader and is not protected.
+    public static func foldPaddingIntoConvolutions(_ graph: Graph, protected: Set<ValueID>) -> Graph {
+        var readers = [Int](repeating: 0, count: graph.valueCount)
+        for node in graph.nodes { for v in node.inputs.compactMap({ $0 }) { readers[v.index] += 1 } }
+        var producer = [Int](repeating: -1, count: graph.valueCount)
+        for (i, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o.index] = i } }
+
+        var nodes = graph.nodes
+        var removed = Set<Int>()
+        for (i, node) in graph.nodes.enumerated() {
+            guard let conv = node.op as? Convolution, conv.activation == nil, let padded = node.inputs.first ?? nil,
+                  readers[padded.index] == 1, !protected.contains(padded), !graph.outputs.contains(padded),
+                  producer[padded.index] >= 0 else { continue }
+            let padNode = graph.nodes[producer[padded.index]]
+            guard let pad = padNode.op as? Pad, pad.mode == .constant, let data = padNode.inputs.first ?? nil,
+                  let amounts = spatialPads(padNode, graph) else { continue }
+            let spatial = amounts.count / 2
+            var existing: [Int]
+            switch conv.padding {
+            case .explicit(let p): existing = p.isEmpty ? [Int](repeating: 0, count: 2 * spatial) : p
+            case .valid: existing = [Int](repeating: 0, count: 2 * spatial)
+            default: continue
+            }
+            guard existing.count == amounts.count else { continue }
+            let merged = zip(existing, amounts).map { $0 + $1 }
+            let op = Convolution(strides: conv.strides, dilations: conv.dilations, padding: .explicit(merged), group: conv.group, kernelShape: conv.kernelShape)
+            nodes[i] = Node(name: node.name, op: op, inputs: [data] + node.inputs.dropFirst(), outputs: node.outputs)
+            removed.insert(producer[padded.index])
+        }
+        var g = graph
+        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return g
+    }
+
+    /// For a Pad with constant pads (and constant zero value, default axes) that pads only the
+    /// spatial axes of a rank-3/4 tensor by non-negative amounts: those amounts, ONNX-ordered
+    /// (all begins, then all ends) over the spatial axes.
+    static func spatialPads(_ node: Node, _ graph: Graph) -> [Int]? {
+        guard node.inputs.count >= 2, let p = node.inputs[1], let pads = graph.constants[p], pads.dtype == .int64 else { return nil }
+        if node.inputs.count > 2, let v = node.inputs[2] {
+            guard let value = graph.constants[v], value.count == 1, value.toFloats()[0] == 0 else { return nil }
+        }
+        if node.inputs.count > 3, node.inputs[3] != nil { return nil }
+        let all = pads.toInt64s().map(Int.init)
+        let rank = all.count / 2
+        guard rank == 3 || rank == 4, all.allSatisfy({ $0 >= 0 }),
+              all[0] == 0, all[1] == 0, all[rank] == 0, all[rank + 1] == 0 else { return nil }
+        return Array(all[2..<rank]) + Array(all[(rank + 2)...])
+    }
+
     /// Fuses `Relu` and constant-bound `Clip` into the `Conv` that feeds them, when the
     /// convolution's own output has no other reader and is not protected.
     public static func fuseActivations(_ graph: Graph, protected: Set<ValueID>) -> Graph {

@@ -32,7 +32,7 @@ public final class Model: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let e = executors[protected] { return e }
-        let e = try Executor(GraphOptimizer.fuseActivations(graph, protected: protected.union(graph.outputs)))
+        let e = try Executor(GraphOptimizer.optimize(graph, protected: protected.union(graph.outputs)))
         executors[protected] = e
         return e
     }
