@@ -61,7 +61,7 @@ struct ExplainCommand: ParsableCommand {
             throw CAMError(.usage, "no target named '\(target)' (available: \(PluginRegistry.shared.targetNames.joined(separator: ", ")))")
         }
         let model = try modelOptions.load()
-        let batch = try input.prepare(for: model)
+        let batch = try input.prepare(for: model, imageBatch: true)
         let n = batch.tensor.shape[0]
         guard category.isEmpty || category.count == n else {
             throw CAMError(.usage, "\(category.count) --category values for \(n) images; give one per image, in order")

@@ -27,7 +27,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
-        let batch = try input.prepare(for: model)
+        let batch = try input.prepare(for: model, imageBatch: false)
         let results = try model.predict(batch.tensor)
         let labels = try Labels.find(explicit: modelOptions.labels, modelPath: modelOptions.model)
         if let first = results.first, first.dtype == .float32, first.rank == 2, first.shape[0] == batch.tensor.shape[0], top > 0 {

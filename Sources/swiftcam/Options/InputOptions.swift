@@ -88,12 +88,16 @@ struct InputOptions: ParsableArguments {
     }
 
     /// The batch, the pictures as the model saw them (for overlays), and a name per item.
-    func prepare(for model: Model) throws -> PreparedInput {
+    /// `imageBatch`: the batch must be (N, C, H, W), as CAMs need.
+    func prepare(for model: Model, imageBatch: Bool) throws -> PreparedInput {
         if let inputNPY {
             let t = try NPY.read(inputNPY)
-            guard t.dtype == .float32, t.rank == 4 else {
-                throw CAMError(.invalidInput, "\(inputNPY): expected a float32 (N, C, H, W) array, got \(t.dtype) \(t.shape)")
+            if imageBatch {
+                guard t.dtype == .float32, t.rank == 4 else {
+                    throw CAMError(.invalidInput, "\(inputNPY): expected a float32 (N, C, H, W) array, got \(t.dtype) \(t.shape)")
+                }
             }
+            guard t.rank >= 1 else { throw CAMError(.invalidInput, "\(inputNPY): a batch needs at least one axis, got a scalar") }
             try model.validate(input: t)
             let stem = URL(fileURLWithPath: inputNPY).deletingPathExtension().lastPathComponent
             return PreparedInput(tensor: t, images: nil, names: (0..<t.shape[0]).map { "\(stem)_\($0)" })

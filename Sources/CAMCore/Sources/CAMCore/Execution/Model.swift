@@ -70,6 +70,9 @@ public final class Model: @unchecked Sendable {
 
     /// Checks a batch against the declared input: rank, dtype and every fixed dimension.
     public func validate(input: Tensor, at index: Int = 0) throws {
+        guard index < graph.inputs.count else {
+            throw CAMError(.invalidInput, "the model has \(graph.inputs.count) inputs (\(inputNames.joined(separator: ", "))) but \(index + 1) were given")
+        }
         let info = graph.values[graph.inputs[index].index]
         if let dtype = info.dtype, dtype != input.dtype {
             throw CAMError(.invalidInput, "input '\(info.name)' expects \(dtype), got \(input.dtype)")
