@@ -82,7 +82,7 @@ struct ExplainCommand: ParsableCommand {
             written.append(logits)
         }
         let labels = try Labels.find(explicit: modelOptions.labels, modelPath: modelOptions.model)
-        let overlays = try outputDir.map { dir in try writeOverlays(result, batch, to: dir) } ?? []
+        let overlays = try outputDir.map { dir in try writeOverlays(result, batch, layout: model.inputLayout, to: dir) } ?? []
         for i in 0..<n {
             let target = result.targets[i].description
             let cls = (result.targets[i] as? ClassifierOutputTarget)?.category ?? (result.targets[i] as? ClassifierOutputSoftmaxTarget)?.category
@@ -93,9 +93,9 @@ struct ExplainCommand: ParsableCommand {
     }
 
     /// One overlay per image; names are unique within the folder.
-    func writeOverlays(_ result: CAMResult, _ batch: PreparedInput, to dir: String) throws -> [String] {
+    func writeOverlays(_ result: CAMResult, _ batch: PreparedInput, layout: Graph.ImageLayout, to dir: String) throws -> [String] {
         let (n, h, w) = (result.maps.shape[0], result.maps.shape[1], result.maps.shape[2])
-        let pictures = try batch.images ?? (0..<n).map { try denormalized(batch.tensor, index: $0) }
+        let pictures = try batch.images ?? (0..<n).map { try denormalized(batch.tensor, index: $0, layout: layout) }
         var used = Set<String>()
         var paths: [String] = []
         let ext = overlayFormat == "png" ? "png" : "jpg"
@@ -116,7 +116,8 @@ struct ExplainCommand: ParsableCommand {
     }
 
     /// A picture for an `--input-npy` item: the input with the normalisation undone.
-    func denormalized(_ t: Tensor, index: Int) throws -> RGBImage {
+    func denormalized(_ batch: Tensor, index: Int, layout: Graph.ImageLayout) throws -> RGBImage {
+        let t = layout == .nhwc ? try InputOptions.relayout(batch, to: .nchw) : batch
         let (c, h, w) = (t.shape[1], t.shape[2], t.shape[3])
         let p = try input.preprocessing(declared: (h, w))
         var mean: [Float] = [0, 0, 0], std: [Float] = [1, 1, 1], scale: Float = 255

@@ -31,6 +31,9 @@ struct InputOptions: ParsableArguments {
     @Flag(name: .long, help: "Feed channels in B,G,R order (Caffe / Paddle / cv2-trained models).")
     var bgr = false
 
+    @Option(name: .long, help: "Layout of --input-npy: nchw or nhwc (default: the model's, NHWC for Keras).")
+    var layout: String?
+
     func validate() throws {
         if image.isEmpty == (inputNPY == nil) {
             throw ValidationError("give either --image (one or more) or --input-npy")
@@ -39,6 +42,9 @@ struct InputOptions: ParsableArguments {
         if let crop { _ = try Self.parseSize(crop, flag: "--crop") }
         _ = try resizeMode(defaultSize: (224, 224))
         if let mean { _ = try Self.parseTriple(mean, flag: "--mean") }
+        if let layout, Graph.ImageLayout(rawValue: layout) == nil {
+            throw ValidationError("--layout must be nchw or nhwc, got '\(layout)'")
+        }
         if let std { _ = try Self.parseTriple(std, flag: "--std") }
     }
 
@@ -98,14 +104,26 @@ struct InputOptions: ParsableArguments {
                 }
             }
             guard t.rank >= 1 else { throw CAMError(.invalidInput, "\(inputNPY): a batch needs at least one axis, got a scalar") }
-            try model.validate(input: t)
+            var batch = t
+            if let layout, let given = Graph.ImageLayout(rawValue: layout), given != model.inputLayout, t.rank == 4 {
+                batch = try Self.relayout(t, to: model.inputLayout)
+            }
+            try model.validate(input: batch)
             let stem = URL(fileURLWithPath: inputNPY).deletingPathExtension().lastPathComponent
-            return PreparedInput(tensor: t, images: nil, names: (0..<t.shape[0]).map { "\(stem)_\($0)" })
+            return PreparedInput(tensor: batch, images: nil, names: (0..<t.shape[0]).map { "\(stem)_\($0)" })
         }
         let pictures = try image.map { try RGBImage.load(path: $0) }
-        let (tensor, shown) = try preprocessing(declared: model.declaredInputSize).prepare(pictures)
+        var (tensor, shown) = try preprocessing(declared: model.declaredInputSize).prepare(pictures)
+        if model.inputLayout == .nhwc { tensor = try Self.relayout(tensor, to: .nhwc) }
         try model.validate(input: tensor)
         return PreparedInput(tensor: tensor, images: shown, names: image.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent })
+    }
+}
+
+extension InputOptions {
+    /// An image batch transposed from one layout to the other.
+    static func relayout(_ t: Tensor, to layout: Graph.ImageLayout) throws -> Tensor {
+        try Transpose(perm: layout == .nhwc ? [0, 2, 3, 1] : [0, 3, 1, 2]).forward([t])[0]
     }
 }
 

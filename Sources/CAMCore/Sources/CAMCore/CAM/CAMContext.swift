@@ -9,7 +9,7 @@ public final class CAMContext: @unchecked Sendable {
     }
 
     public let model: Model
-    /// The batch fed to the model, (N, C, H, W).
+    /// The batch fed to the model, laid out as the model's input (NCHW, or NHWC for Keras).
     public let input: Tensor
     public let layers: [Layer]
     /// The model's outputs for the batch.
@@ -30,5 +30,5 @@ public final class CAMContext: @unchecked Sendable {
 
     public var batchSize: Int { input.shape[0] }
     /// The input's spatial size.
-    public var inputSize: (height: Int, width: Int) { (input.shape[input.rank - 2], input.shape[input.rank - 1]) }
+    public var inputSize: (height: Int, width: Int) { model.imageSize(of: input) }
 }

@@ -78,7 +78,7 @@ public final class CAMExplainer: @unchecked Sendable {
             targets = try makeTargets(request, outputs: outputs, batch: n)
         }
 
-        let size = (height: input.shape[input.rank - 2], width: input.shape[input.rank - 1])
+        let size = model.imageSize(of: input)
         var layers: [CAMContext.Layer] = []
         for (k, name) in request.targetLayers.enumerated() {
             var a = activations[k], g = gradients[k]

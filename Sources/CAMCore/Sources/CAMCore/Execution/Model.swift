@@ -84,11 +84,20 @@ public final class Model: @unchecked Sendable {
         }
     }
 
-    /// The declared spatial size (height, width) of a 4-D NCHW input, if fixed.
+    /// The image layout of the first input (NCHW unless the loader said otherwise).
+    public var inputLayout: Graph.ImageLayout { graph.inputLayout }
+
+    /// The declared spatial size (height, width) of a 4-D image input, if fixed.
     public var declaredInputSize: (height: Int, width: Int)? {
-        guard let shape = graph.values[graph.inputs[0].index].shape, shape.count == 4,
-              let h = shape[2], let w = shape[3] else { return nil }
+        guard let shape = graph.values[graph.inputs[0].index].shape, shape.count == 4 else { return nil }
+        let (h, w) = inputLayout == .nhwc ? (shape[1], shape[2]) : (shape[2], shape[3])
+        guard let h, let w else { return nil }
         return (h, w)
+    }
+
+    /// The spatial size (height, width) of an image batch laid out as this model's input.
+    public func imageSize(of batch: Tensor) -> (height: Int, width: Int) {
+        inputLayout == .nhwc ? (batch.shape[1], batch.shape[2]) : (batch.shape[batch.rank - 2], batch.shape[batch.rank - 1])
     }
 
     /// Feeds for the graph inputs, checking there is one tensor per input.

@@ -18,6 +18,11 @@ public struct Graph: Sendable {
         }
     }
 
+    /// How the first graph input lays out an image batch. Loaders of channels-last formats
+    /// (Keras) set `.nhwc`; everything inside the graph is NCHW either way.
+    public enum ImageLayout: String, Sendable { case nchw, nhwc }
+
+    public var inputLayout: ImageLayout = .nchw
     public private(set) var values: [ValueInfo] = []
     public var nodes: [Node] = []
     public var inputs: [ValueID] = []
