@@ -34,6 +34,7 @@ let plugins = [
     plugin("FinerCAMPlugin", product: "swiftcam-finercam", path: "Plugins/FinerCAM"),
     plugin("RefineCAMPlugin", product: "swiftcam-refinecam", path: "Plugins/RefineCAM"),
     plugin("GuidedBackpropPlugin", product: "swiftcam-guidedbackprop", path: "Plugins/GuidedBackprop"),
+    plugin("ShapleyCAMPlugin", product: "swiftcam-shapleycam", path: "Plugins/ShapleyCAM"),
 ]
 
 let package = Package(

@@ -44,28 +44,35 @@ final class FullGrad: CAMMethod {
         let size = context.inputSize
         let nchw = { (t: Tensor) throws -> Tensor in context.model.inputLayout == .nhwc ? try CAMMath.channelsFirst(t) : t }
         let x = try nchw(context.input), gx = try nchw(context.inputGradient!)
-        // |x · ∂y/∂x|, each channel scaled to [0, 1].
-        var terms = [try CAMMath.scaledChannels(try CAMMath.combine(gx, x) { a, b in Swift.abs(a * b) }, to: size)]
+        // |x · ∂y/∂x| and every layer's |bias · ∂y/∂output|, each channel scaled to [0, 1] and
+        // resized to the input.
+        let inputTerm = try CAMMath.combine(gx, x) { a, b in Swift.abs(a * b) }
+        var biasTerms: [Tensor] = []
         for layer in try biasLayers(context.model) {
             guard let t = context.extra[layer.output] else { continue }
             let grad = t.gradient
             guard grad.rank == 4, grad.shape[1] == layer.bias.count else { continue }
             let bias = Tensor(shape: [1, layer.bias.count, 1, 1], floats: layer.bias)
-            let biasGrad = CAMMath.map(try CAMMath.multiplyBroadcast(grad, bias)) { Swift.abs($0) }
-            terms.append(try CAMMath.scaledChannels(biasGrad, to: size))
+            biasTerms.append(CAMMath.map(try CAMMath.multiplyBroadcast(grad, bias)) { Swift.abs($0) })
         }
-        // (N, terms, H, W) → sum, or with eigen_smooth the principal component of the terms at
-        // 1/8 resolution, as upstream does.
-        let stacked = try CAMMath.concatenateChannels(terms)
-        let combined: Tensor
+        let raw: Tensor
         if context.eigenSmooth {
-            let small = try CAMMath.scaledChannels(stacked, to: (size.height / 8, size.width / 8))
+            // upstream: every term's channel sum at full size, then their principal component at
+            // 1/8 of the size, scaled back up.
+            var terms = [try CAMMath.scaledChannels(inputTerm, to: size)]
+            for t in biasTerms {
+                let summed = try CAMMath.scaledChannelSum(t, to: size)
+                terms.append(summed.reshaped(to: [summed.shape[0], 1, size.height, size.width]))
+            }
+            let small = try CAMMath.scaledChannels(try CAMMath.concatenateChannels(terms), to: (size.height / 8, size.width / 8))
             let projection = try EigenProjection.firstComponent(small)
-            combined = try CAMMath.scaledChannels(projection.reshaped(to: [projection.shape[0], 1] + projection.shape.dropFirst()), to: size)
+            let up = try CAMMath.scaledChannels(projection.reshaped(to: [projection.shape[0], 1] + projection.shape.dropFirst()), to: size)
+            raw = up.reshaped(to: [up.shape[0], size.height, size.width])
         } else {
-            combined = try CAMMath.channelSum(stacked).reshaped(to: [stacked.shape[0], 1, size.height, size.width])
+            var sum = try CAMMath.scaledChannelSum(inputTerm, to: size)
+            for t in biasTerms { sum = try CAMMath.combine(sum, try CAMMath.scaledChannelSum(t, to: size), +) }
+            raw = sum
         }
-        let raw = combined.reshaped(to: [combined.shape[0], size.height, size.width])
         return .combined(raw, layerMaps: [LayerMap(raw: raw)])
     }
 }

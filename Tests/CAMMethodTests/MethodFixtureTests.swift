@@ -34,6 +34,7 @@ struct MethodFixtureTests {
         ("fem", "FEM", false, false),
         ("fullgrad", "FullGrad", false, false),
         ("finercam", "FinerCAM", false, false),
+        ("shapleycam", "ShapleyCAM", false, false),
     ]
     static let cases: [Case] = fixtures.flatMap { f in methods.map { Case(method: $0.method, reference: $0.reference, fixture: f, eigenSmooth: $0.eigen, augSmooth: $0.aug) } }
 

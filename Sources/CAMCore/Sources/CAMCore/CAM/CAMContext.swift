@@ -10,6 +10,9 @@ public final class CAMContext: @unchecked Sendable {
         public let activations: Tensor
         /// Gradients of the summed targets; present when the method requires them.
         public let gradients: Tensor?
+        /// H·A, the Hessian of the summed targets applied to the activations; present when
+        /// the method requires it.
+        public let hessianVectorProduct: Tensor?
     }
 
     /// A tensor requested with `extraTensors(in:)`: its value and the targets' gradient.

@@ -88,8 +88,25 @@ public final class CAMExplainer: @unchecked Sendable {
         var outputs: [Tensor]
         var values: [ValueID: Tensor] = [:]
         var gradients: [ValueID: Tensor] = [:]
+        var hessianVectorProducts: [ValueID: Tensor] = [:]
         let targets: [any Target]
-        if !wrt.isEmpty {
+        if needs.layerHessianVectorProducts {
+            // Targets first (they may depend on the outputs), then one graph for all derivatives.
+            targets = try makeTargets(request, outputs: try model.predict(input), batch: n)
+            let graphTargets = try targets.map { t -> any GraphTarget in
+                guard let g = t as? any GraphTarget else {
+                    throw CAMError(.usage, "method '\(method.name)' differentiates the target twice; \(t.description) cannot be (use a classifier, classifier-softmax or classifier-rest target)")
+                }
+                return g
+            }
+            let r = try HessianVectorProduct.compute(model: model, input: input, layers: layerIDs, targets: graphTargets)
+            outputs = r.outputs
+            for (k, v) in layerIDs.enumerated() {
+                values[v] = r.values[k]
+                gradients[v] = r.gradients[k]
+                hessianVectorProducts[v] = r.hessianVectorProducts[k]
+            }
+        } else if !wrt.isEmpty {
             let program = try model.gradientProgram(outputs: graph.outputs, wrt: wrt, capture: capture, rules: needs.gradientRules)
             let pass = try program.forward([input])
             outputs = pass.outputs
@@ -107,15 +124,16 @@ public final class CAMExplainer: @unchecked Sendable {
         let size = model.imageSize(of: input)
         var layers: [CAMContext.Layer] = []
         for (name, id) in zip(request.targetLayers, layerIDs) {
-            var a = values[id]!, g = needs.layerGradients ? gradients[id] : nil
+            var a = values[id]!, g = needs.layerGradients ? gradients[id] : nil, h = hessianVectorProducts[id]
             if let r = request.reshape {
                 a = try r.apply(a, inputSize: size, options: request.reshapeOptions)
                 g = try g.map { try r.apply($0, inputSize: size, options: request.reshapeOptions) }
+                h = try h.map { try r.apply($0, inputSize: size, options: request.reshapeOptions) }
             }
             guard a.rank == 4 else {
                 throw CAMError(.usage, "target layer '\(name)' has shape \(a.shape); CAM methods need (N, C, h, w) — pick a convolutional layer or give a reshape transform (e.g. --reshape vit)")
             }
-            layers.append(CAMContext.Layer(name: name, id: id, activations: a, gradients: g))
+            layers.append(CAMContext.Layer(name: name, id: id, activations: a, gradients: g, hessianVectorProduct: h))
         }
         var extra: [ValueID: CAMContext.TensorAndGradient] = [:]
         for v in extraIDs { extra[v] = CAMContext.TensorAndGradient(value: values[v]!, gradient: gradients[v]!) }

@@ -91,6 +91,28 @@ public enum CAMMath {
         return out
     }
 
+    /// Σ_c of `scaledChannels(t, to: size)` → (N, H, W), computed as the resize of the sum of
+    /// the min-max scaled planes: the bilinear resize is linear, so this is the same map with
+    /// one resize per image instead of one per channel.
+    public static func scaledChannelSum(_ t: Tensor, to size: (height: Int, width: Int)) throws -> Tensor {
+        guard t.rank == 4 else { throw CAMError(.runtime, "expected (N, C, h, w), got \(t.shape)") }
+        let (n, c, h, w) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
+        let plane = h * w
+        let src = t.toFloats()
+        let out = Tensor(uninitialized: [n, size.height, size.width])
+        for i in 0..<n {
+            var sum = [Float](repeating: 0, count: plane)
+            for ch in 0..<c {
+                var p = Array(src[((i * c + ch) * plane)..<((i * c + ch + 1) * plane)])
+                p.withUnsafeMutableBufferPointer { CAMPostprocessing.minMaxNormalize($0) }
+                for j in 0..<plane { sum[j] += p[j] }
+            }
+            let r = (h, w) == size ? sum : try OpenCVResize.bilinear(sum, width: w, height: h, toWidth: size.width, toHeight: size.height)
+            (out.mutableFloats.baseAddress! + i * size.height * size.width).update(from: r, count: r.count)
+        }
+        return out
+    }
+
     /// Elementwise `f(a)`.
     public static func map(_ a: Tensor, _ f: (Float) -> Float) -> Tensor { mapFloats(a, f) }
 

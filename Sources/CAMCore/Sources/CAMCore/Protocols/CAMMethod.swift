@@ -43,12 +43,17 @@ public struct CAMRequirements: Sendable {
     public var gradientRules: GradientRules
     /// Whether the method uses target layers at all (FullGrad and guided backprop do not).
     public var usesTargetLayers: Bool
+    /// Hessian–vector products H·A at every target layer (ShapleyCAM); the targets must then
+    /// be `GraphTarget`s, so that they can be differentiated twice.
+    public var layerHessianVectorProducts: Bool
 
-    public init(layerGradients: Bool, inputGradient: Bool = false, gradientRules: GradientRules = .standard, usesTargetLayers: Bool = true) {
+    public init(layerGradients: Bool, inputGradient: Bool = false, gradientRules: GradientRules = .standard, usesTargetLayers: Bool = true,
+                layerHessianVectorProducts: Bool = false) {
         self.layerGradients = layerGradients
         self.inputGradient = inputGradient
         self.gradientRules = gradientRules
         self.usesTargetLayers = usesTargetLayers
+        self.layerHessianVectorProducts = layerHessianVectorProducts
     }
 }
 
