@@ -35,6 +35,8 @@ let plugins = [
     plugin("RefineCAMPlugin", product: "swiftcam-refinecam", path: "Plugins/RefineCAM"),
     plugin("GuidedBackpropPlugin", product: "swiftcam-guidedbackprop", path: "Plugins/GuidedBackprop"),
     plugin("ShapleyCAMPlugin", product: "swiftcam-shapleycam", path: "Plugins/ShapleyCAM"),
+    plugin("ScoreCAMPlugin", product: "swiftcam-scorecam", path: "Plugins/ScoreCAM"),
+    plugin("AblationCAMPlugin", product: "swiftcam-ablationcam", path: "Plugins/AblationCAM"),
 ]
 
 let package = Package(

@@ -36,6 +36,21 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .customLong("method-option"), help: "A method option KEY=VALUE; repeat for several (see each method's summary).")
     var methodOptions: [String] = []
 
+    @Option(name: .customLong("batch-size"), help: "Forward passes per batch for scorecam (default 16) and ablationcam (default 32).")
+    var batchSize: Int?
+
+    @Option(name: .customLong("top-channels"), help: "scorecam: score only the N channels whose maps vary most (Faster-Score-CAM; not upstream's default).")
+    var topChannels: Int?
+
+    @Option(name: .customLong("ablation-value"), help: "ablationcam: a fixed value for ablated channels (default: upstream's rule).")
+    var ablationValue: Float?
+
+    @Option(name: .long, help: "Seed for randomcam.")
+    var seed: Int?
+
+    @Flag(name: .long, help: "No progress output on stderr.")
+    var quiet = false
+
     @Flag(name: .long, help: "Also write guided backpropagation and upstream's cam_gb (CAM × guided backprop) per image.")
     var guided = false
 
@@ -78,6 +93,16 @@ struct ExplainCommand: ParsableCommand {
             values[String(parts[0])] = String(parts[1])
         }
         if let baseMethod { values["base-method"] = baseMethod }
+        if let batchSize {
+            guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+            values["batch-size"] = String(batchSize)
+        }
+        if let topChannels {
+            guard topChannels > 0 else { throw ValidationError("--top-channels must be positive, got \(topChannels)") }
+            values["top-channels"] = String(topChannels)
+        }
+        if let ablationValue { values["ablation-value"] = String(ablationValue) }
+        if let seed { values["seed"] = String(seed) }
         return CAMOptions(values)
     }
 
@@ -97,9 +122,12 @@ struct ExplainCommand: ParsableCommand {
         guard category.isEmpty || category.count == n else {
             throw CAMError(.usage, "\(category.count) --category values for \(n) images; give one per image, in order")
         }
-        let request = CAMRequest(method: cam, targetLayers: targetLayers, targetFactory: targetFactory,
+        var request = CAMRequest(method: cam, targetLayers: targetLayers, targetFactory: targetFactory,
                                  categories: category.map { Optional($0) }, options: options,
                                  eigenSmooth: eigenSmooth, augSmooth: augSmooth)
+        let progress = quiet ? nil : TerminalProgress()
+        request.progress = progress
+        defer { progress?.finish() }
         let explainer = CAMExplainer(model: model)
         let result = try explainer.explain(batch.tensor, request)
         for w in result.warnings { Diagnostics.warning(w) }

@@ -7,6 +7,8 @@ public final class CAMContext: @unchecked Sendable {
         public let name: String
         /// The layer's tensor in the graph (before the reshape transform).
         public let id: ValueID
+        /// The layer's value as the graph computes it, before the reshape transform.
+        public let value: Tensor
         public let activations: Tensor
         /// Gradients of the summed targets; present when the method requires them.
         public let gradients: Tensor?
@@ -74,10 +76,14 @@ public final class CAMContext: @unchecked Sendable {
         try model.predict(batch)
     }
 
-    /// The model's outputs when `layer` takes `value` (a batch of any size): only the part of
-    /// the graph after the layer runs.
-    public func outputs(replacing layer: ValueID, with value: Tensor) throws -> [Tensor] {
-        try model.evaluate(from: [layer: value], fetch: model.graph.outputs)
+    /// Runs only the graph after `layer` for replacement values of it (see `SuffixRunner`).
+    public func suffixRunner(after layer: ValueID) throws -> SuffixRunner {
+        try SuffixRunner(model: model, layer: layer, sample: input)
+    }
+
+    /// Reports progress of a long method (channels done of total) to the caller's sink.
+    public func progress(_ done: Int, of total: Int, _ label: String) {
+        request.progress?.update(done: done, total: total, label: label)
     }
 
     /// Image `index`'s target scored on one image's outputs (each without its batch axis).

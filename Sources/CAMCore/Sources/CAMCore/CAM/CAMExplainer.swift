@@ -17,6 +17,8 @@ public struct CAMRequest: Sendable {
     public var eigenSmooth: Bool
     /// upstream's `aug_smooth`: the mean over horizontal flip × multiply {0.9, 1, 1.1}.
     public var augSmooth: Bool
+    /// Where long methods report progress (nil: silent).
+    public var progress: (any ProgressSink)?
 
     public init(method: any CAMMethod, targetLayers: [String], targetFactory: (any TargetFactory)? = nil,
                 categories: [Int?] = [], targetOptions: [String: String] = [:], targets: [any Target]? = nil,
@@ -133,7 +135,7 @@ public final class CAMExplainer: @unchecked Sendable {
             guard a.rank == 4 else {
                 throw CAMError(.usage, "target layer '\(name)' has shape \(a.shape); CAM methods need (N, C, h, w) — pick a convolutional layer or give a reshape transform (e.g. --reshape vit)")
             }
-            layers.append(CAMContext.Layer(name: name, id: id, activations: a, gradients: g, hessianVectorProduct: h))
+            layers.append(CAMContext.Layer(name: name, id: id, value: values[id]!, activations: a, gradients: g, hessianVectorProduct: h))
         }
         var extra: [ValueID: CAMContext.TensorAndGradient] = [:]
         for v in extraIDs { extra[v] = CAMContext.TensorAndGradient(value: values[v]!, gradient: gradients[v]!) }

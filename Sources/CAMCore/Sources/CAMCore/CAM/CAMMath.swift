@@ -113,6 +113,35 @@ public enum CAMMath {
         return out
     }
 
+    /// PyTorch's `UpsamplingBilinear2d` (align_corners=True) of (N, C, h, w) to `size`.
+    public static func upsampleAlignCorners(_ t: Tensor, to size: (height: Int, width: Int)) throws -> Tensor {
+        guard t.rank == 4 else { throw CAMError(.runtime, "expected (N, C, h, w), got \(t.shape)") }
+        let (planes, h, w) = (t.shape[0] * t.shape[1], t.shape[2], t.shape[3])
+        let (oh, ow) = size
+        func taps(_ n: Int, _ on: Int) -> [(Int, Int, Float)] {
+            let scale: Float = on > 1 ? Float(n - 1) / Float(on - 1) : 0
+            return (0..<on).map { d in
+                let src = scale * Float(d)
+                let i0 = Swift.min(Int(src), n - 1)
+                return (i0, Swift.min(i0 + 1, n - 1), src - Float(i0))
+            }
+        }
+        let ys = taps(h, oh), xs = taps(w, ow)
+        let out = Tensor(uninitialized: [t.shape[0], t.shape[1], oh, ow])
+        let src = t.floats.baseAddress!, dst = out.mutableFloats.baseAddress!
+        parallelEach(planes) { p in
+            let s = src + p * h * w, d = dst + p * oh * ow
+            for (oy, (y0, y1, ly)) in ys.enumerated() {
+                for (ox, (x0, x1, lx)) in xs.enumerated() {
+                    let top = (1 - lx) * s[y0 * w + x0] + lx * s[y0 * w + x1]
+                    let bottom = (1 - lx) * s[y1 * w + x0] + lx * s[y1 * w + x1]
+                    d[oy * ow + ox] = (1 - ly) * top + ly * bottom
+                }
+            }
+        }
+        return out
+    }
+
     /// Elementwise `f(a)`.
     public static func map(_ a: Tensor, _ f: (Float) -> Float) -> Tensor { mapFloats(a, f) }
 

@@ -52,8 +52,10 @@ public final class Executor: @unchecked Sendable {
     /// Runs `schedule`, reading and writing `store`. Intermediates not in `retain` are dropped
     /// after their last reader.
     public func run(_ schedule: Schedule, _ store: inout ValueStore, retain: Set<ValueID>) throws {
+        let observer = ExecutionObserver.current
         for (pos, n) in schedule.nodes.enumerated() {
             let node = graph.nodes[n]
+            observer?(node)
             var inputs: [Tensor?] = []
             inputs.reserveCapacity(node.inputs.count)
             for v in node.inputs {

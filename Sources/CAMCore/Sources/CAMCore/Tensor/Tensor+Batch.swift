@@ -30,6 +30,14 @@ extension Tensor {
         return out
     }
 
+    /// `item` repeated `count` times along a new first axis.
+    public static func repeatRows(_ item: Tensor, count: Int) throws -> Tensor {
+        let bytes = item.count * item.dtype.size
+        let out = Tensor(uninitialized: [count] + item.shape, dtype: item.dtype)
+        for i in 0..<count { (out.buffer.raw + i * bytes).copyMemory(from: item.buffer.raw, byteCount: bytes) }
+        return out
+    }
+
     /// Concatenates tensors along the first axis.
     public static func concatenateBatches(_ items: [Tensor]) throws -> Tensor {
         try concatenate(items, axis: 0)

@@ -1,0 +1,71 @@
+import CAMCore
+
+/// Score-CAM (Wang et al., 2020): each channel, upsampled to the input and min-max scaled,
+/// masks the input; the target's score on the masked input, softmaxed over channels, is the
+/// channel's weight — upstream's `ScoreCAM`, run in batches (`batch-size`, default 16).
+///
+/// `top-channels=N` scores only the N channels whose maps vary most (Faster-Score-CAM, as in
+/// tf-keras-vis); the others get weight 0. A deviation from upstream, off by default.
+final class ScoreCAM: ChannelWeightedCAM {
+    let name = "scorecam"
+    let summary = "Score-CAM: channels weighted by the target's score on channel-masked inputs (options batch-size=16, top-channels)"
+
+    func requirements(options: CAMOptions) throws -> CAMRequirements { CAMRequirements(layerGradients: false) }
+
+    func channelWeights(_ layer: CAMContext.Layer, context: CAMContext) throws -> Tensor {
+        let batchSize = try context.options.int("batch-size", default: 16)
+        guard batchSize > 0 else { throw CAMError(.usage, "option batch-size: must be positive") }
+        let a = layer.activations
+        let (n, c) = (a.shape[0], a.shape[1])
+        let topChannels = try context.options.int("top-channels", default: c)
+        guard topChannels > 0 else { throw CAMError(.usage, "option top-channels: must be positive") }
+        let size = context.inputSize
+        let masks = try CAMMath.upsampleAlignCorners(a, to: size)
+        let plane = size.height * size.width
+        let maskValues = masks.toFloats()
+        let nchwInput = context.model.inputLayout == .nhwc ? try CAMMath.channelsFirst(context.input) : context.input
+        let channels = nchwInput.shape[1]
+        var weights = [Float](repeating: 0, count: n * c)
+        for i in 0..<n {
+            let image = nchwInput.batchItem(i).toFloats()
+            let chosen = topChannels >= c ? Array(0..<c) : try Self.mostVarying(a.batchItem(i), count: topChannels)
+            var scores: [Float] = []
+            for start in stride(from: 0, to: chosen.count, by: batchSize) {
+                let batch = Array(chosen[start..<Swift.min(start + batchSize, chosen.count)])
+                var masked = [Float](repeating: 0, count: batch.count * channels * plane)
+                for (k, ch) in batch.enumerated() {
+                    // (u − min) / (max − min + 1e-8), as upstream scales each upsampled channel.
+                    let m = maskValues[((i * c + ch) * plane)..<((i * c + ch + 1) * plane)]
+                    let lo = m.min()!, hi = m.max()!
+                    for q in 0..<channels {
+                        for p in 0..<plane {
+                            masked[(k * channels + q) * plane + p] = image[q * plane + p] * ((m[m.startIndex + p] - lo) / (hi - lo + 1e-8))
+                        }
+                    }
+                }
+                var x = Tensor(shape: [batch.count, channels, size.height, size.width], floats: masked)
+                if context.model.inputLayout == .nhwc { x = try CAMMath.channelsLast(x) }
+                let outputs = try context.outputs(for: x)
+                for k in batch.indices {
+                    scores.append(try context.score(image: i, outputs: outputs.map { $0.batchItem(k) }))
+                }
+                context.progress(i * c + Swift.min(start + batchSize, chosen.count), of: n * c, "\(name) \(layer.name)")
+            }
+            let p = softmax(scores)
+            for (k, ch) in chosen.enumerated() { weights[i * c + ch] = p[k] }
+        }
+        return Tensor(shape: [n, c], floats: weights)
+    }
+
+    /// The `count` channels of a (C, h, w) map whose values vary most (largest variance).
+    static func mostVarying(_ a: Tensor, count: Int) throws -> [Int] {
+        let (c, plane) = (a.shape[0], a.count / a.shape[0])
+        let v = a.toFloats()
+        let variance = (0..<c).map { ch -> Double in
+            let x = v[(ch * plane)..<((ch + 1) * plane)].map(Double.init)
+            let mean = x.reduce(0, +) / Double(plane)
+            return x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(plane)
+        }
+        return Array(variance.indices.sorted { variance[$0] > variance[$1] || (variance[$0] == variance[$1] && $0 < $1) }.prefix(count)).sorted()
+    }
+}
