@@ -83,6 +83,28 @@ public struct Convolution: Operator {
             return
         }
         let pointwise = g.isPointwise
+        // Small output planes make thin GEMMs (n = h·w): for a batch, unfold every image side
+        // by side and multiply once, so the weights are read once instead of once per image.
+        if group == 1 && g.batch > 1 && p < 1024 {
+            let np = g.batch * p
+            let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * np)
+            let product = UnsafeMutablePointer<Float>.allocate(capacity: m * np)
+            defer { cols.deallocate(); product.deallocate() }
+            let scratch = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
+            defer { scratch?.deallocate() }
+            for n in 0..<g.batch {
+                // Image n's unfolded patches become columns n·p ..< (n+1)·p.
+                let src = px + n * c * hw
+                let block: UnsafePointer<Float>
+                if let scratch { im2col(src, channels: c, g, scratch); block = UnsafePointer(scratch) } else { block = src }
+                for row in 0..<k { (cols + row * np + n * p).update(from: block + row * p, count: p) }
+            }
+            sgemm(m: m, n: np, k: k, a: pw, lda: k, b: cols, ldb: np, c: product, ldc: np)
+            for n in 0..<g.batch {
+                for row in 0..<m { (po + (n * m + row) * p).update(from: product + row * np + n * p, count: p) }
+            }
+            return
+        }
         let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
         defer { col?.deallocate() }
         for n in 0..<g.batch {
