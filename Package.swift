@@ -37,6 +37,7 @@ let plugins = [
     plugin("ShapleyCAMPlugin", product: "swiftcam-shapleycam", path: "Plugins/ShapleyCAM"),
     plugin("ScoreCAMPlugin", product: "swiftcam-scorecam", path: "Plugins/ScoreCAM"),
     plugin("AblationCAMPlugin", product: "swiftcam-ablationcam", path: "Plugins/AblationCAM"),
+    plugin("KPCACAMPlugin", product: "swiftcam-kpcacam", path: "Plugins/KPCACAM"),
 ]
 
 let package = Package(

@@ -23,6 +23,10 @@ enum OpenBLAS {
                                        UnsafePointer<Int32>, UnsafeMutablePointer<Float>, UnsafePointer<Int32>,
                                        UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Void
 
+    typealias DSYEV = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<Int32>, UnsafeMutablePointer<Double>,
+                                      UnsafePointer<Int32>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
+                                      UnsafePointer<Int32>, UnsafeMutablePointer<Int32>) -> Void
+
     // CBLAS enum values.
     static let rowMajor: Int32 = 101
     static let noTranspose: Int32 = 111
@@ -33,6 +37,7 @@ enum OpenBLAS {
         let setThreads: SetThreads?
         let coreName: GetCoreName?
         let sgesdd: SGESDD?
+        let dsyev: DSYEV?
     }
 
     /// The library's functions; opening it the first time this is read.
@@ -69,7 +74,8 @@ enum OpenBLAS {
             sgemm: unsafeBitCast(sgemm, to: SGEMM.self),
             setThreads: dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetThreads.self) },
             coreName: dlsym(handle, "openblas_get_corename").map { unsafeBitCast($0, to: GetCoreName.self) },
-            sgesdd: dlsym(handle, "sgesdd_").map { unsafeBitCast($0, to: SGESDD.self) })
+            sgesdd: dlsym(handle, "sgesdd_").map { unsafeBitCast($0, to: SGESDD.self) },
+            dsyev: dlsym(handle, "dsyev_").map { unsafeBitCast($0, to: DSYEV.self) })
     }
 
     /// The kernel family OpenBLAS is using ("SkylakeX", "Haswell", …).
