@@ -20,6 +20,7 @@ func plugin(_ name: String, product: String, path: String, dependencies: [Target
 let plugins = [
     plugin("ONNXImporterPlugin", product: "swiftcam-onnx", path: "Plugins/ONNXImporter/Importer", dependencies: ["ONNXFormat"]),
     plugin("GradCAMPlugin", product: "swiftcam-gradcam", path: "Plugins/GradCAM"),
+    plugin("KerasImporterPlugin", product: "swiftcam-keras", path: "Plugins/KerasImporter/Importer", dependencies: ["KerasFormat"]),
 ]
 
 let package = Package(
@@ -42,9 +43,17 @@ let package = Package(
         // ONNX files as plain Swift values, validated. Linked statically into the plugin (and into
         // the tests that check it directly); it holds no state, so two copies in one process are harmless.
         .target(name: "ONNXFormat", dependencies: [core, "ONNXProto"], path: "Plugins/ONNXImporter/ONNXFormat"),
+        // libhdf5 (Debian's serial build) with shims for the macros Swift cannot import.
+        .systemLibrary(name: "CHDF5", path: "Plugins/KerasImporter/CHDF5"),
+        // Keras .h5 files as plain Swift values (config, weights), read with libhdf5. Linked
+        // statically into the Keras plugin and into the tests that check it directly.
+        .target(name: "KerasFormat", dependencies: [core, "CHDF5"], path: "Plugins/KerasImporter/KerasFormat",
+                linkerSettings: [.linkedLibrary("hdf5_serial")]),
         .target(name: "TestSupport", dependencies: [core], path: "Tests/TestSupport"),
         .testTarget(name: "CAMCoreTests", dependencies: [core, "TestSupport"], path: "Tests/CAMCoreTests", exclude: ["Image/Fixtures"]),
         .testTarget(name: "ONNXImporterTests", dependencies: [core, "TestSupport", "ONNXFormat"], path: "Tests/ONNXImporterTests", exclude: ["conformance-allowlist.txt"]),
+        .testTarget(name: "KerasImporterTests", dependencies: [core, "TestSupport", "KerasFormat"], path: "Tests/KerasImporterTests",
+                    exclude: ["Fixtures"]),
         .testTarget(name: "CAMMethodTests", dependencies: [core, "TestSupport"], path: "Tests/CAMMethodTests"),
         .testTarget(name: "CLITests", dependencies: [core, "TestSupport"], path: "Tests/CLITests"),
     ] + plugins.map(\.1)
