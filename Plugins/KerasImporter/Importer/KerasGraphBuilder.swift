@@ -69,7 +69,7 @@ final class KerasGraphBuilder {
             if out.rank >= 3 {
                 // Keras's own layout, as `predict` returns it.
                 let id = graph.addFreshValue("\(prefixedName(ref, prefix: ""))/channels_last")
-                graph.nodes.append(Node(name: "\(ref.layer)/channels_last", op: Transpose(perm: Layout.toKeras(out.rank)), inputs: [out.id], outputs: [id]))
+                graph.nodes.append(Node(name: prefixedName(ref, prefix: ""), op: Transpose(perm: Layout.toKeras(out.rank)), inputs: [out.id], outputs: [id]))
                 graph.outputs.append(id)
             } else {
                 graph.outputs.append(out.id)
@@ -88,7 +88,7 @@ final class KerasGraphBuilder {
         if shape.count >= 3 {
             if first && shape.count == 4 { graph.inputLayout = .nhwc }
             let t = graph.addFreshValue("\(layer.name)/channels_first")
-            graph.nodes.append(Node(name: "\(layer.name)/channels_first", op: Transpose(perm: Layout.toChannelsFirst(shape.count)), inputs: [id], outputs: [t]))
+            graph.nodes.append(Node(name: layer.name, op: Transpose(perm: Layout.toChannelsFirst(shape.count)), inputs: [id], outputs: [t]))
             return KTensor(id: t, shape: shape)
         }
         return KTensor(id: id, shape: shape)

@@ -53,8 +53,8 @@ public struct KerasModelFile: Sendable {
     public static func read(path: String) throws -> KerasModelFile {
         let file = try HDF5File(path: path)
         guard let configText = try file.stringsAttribute("model_config", of: "/")?.first else {
-            if try file.stringsAttribute("layer_names", of: "/") != nil {
-                throw CAMError(.invalidModel, "\(path) holds only weights (model.save_weights); SwiftCAM needs the whole model: save it with model.save('model.h5')")
+            if try file.stringsAttribute("layer_names", of: "/") != nil || file.isGroup("model_weights") {
+                throw CAMError(.invalidModel, "\(path) has no 'model_config' attribute: it holds only weights (model.save_weights), without the model's architecture; SwiftCAM needs the whole model: save it with model.save('model.h5')")
             }
             throw CAMError(.invalidModel, "\(path) is an HDF5 file but not a Keras model: it has no 'model_config' attribute")
         }

@@ -245,7 +245,8 @@ def sequential_model():
 def keras2_sequential(path3, name):
     """The Sequential model's file rewritten in Keras 2.1's spelling: the config a bare list of
     layers with batch_input_shape on the first, LeakyReLU's 'alpha', weight names with ':0'
-    under a differently named group, keras_version 2.1.6 — the same weights and outputs."""
+    under a differently named group, layer_names split in chunks (layer_names0, layer_names1),
+    keras_version 2.1.6 — the same weights and outputs."""
     src = h5py.File(path3, "r")
     cfg = json.loads(src.attrs["model_config"])
     layers = []
@@ -269,7 +270,9 @@ def keras2_sequential(path3, name):
         dst.attrs["model_config"] = np.bytes_(json.dumps({"class_name": "Sequential", "config": layers}))
         mw = dst.create_group("model_weights")
         names = [l["config"]["name"] for l in layers]
-        mw.attrs["layer_names"] = np.array([n.encode() for n in names])
+        # As Keras writes an attribute over HDF5's 64 KiB limit: in numbered chunks.
+        mw.attrs["layer_names0"] = np.array([n.encode() for n in names[:3]])
+        mw.attrs["layer_names1"] = np.array([n.encode() for n in names[3:]])
         mw.attrs["backend"] = np.bytes_("tensorflow")
         mw.attrs["keras_version"] = np.bytes_("2.1.6")
         for n in names:
