@@ -69,7 +69,7 @@ struct KerasMalformedTests {
         // Overwrite stretches of the file with garbage: every outcome must be a CAMError or a model.
         let data = Self.sequential
         var rng = SplitMix(seed: 5)
-        for trial in 0..<24 {
+        for trial in 0..<64 {
             var bytes = [UInt8](data)
             let start = Int(rng.next() % UInt64(bytes.count - 64))
             for i in start..<(start + 1 + Int(rng.next() % 48)) { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }

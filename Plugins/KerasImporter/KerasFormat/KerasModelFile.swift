@@ -53,7 +53,7 @@ public struct KerasModelFile: Sendable {
     public static func read(path: String) throws -> KerasModelFile {
         let file = try HDF5File(path: path)
         guard let configText = try file.stringsAttribute("model_config", of: "/")?.first else {
-            if try file.stringsAttribute("layer_names", of: "/") != nil || file.isGroup("model_weights") {
+            if try file.stringsAttribute("layer_names", of: "/") != nil || (try file.isGroup("model_weights")) {
                 throw CAMError(.invalidModel, "\(path) has no 'model_config' attribute: it holds only weights (model.save_weights), without the model's architecture; SwiftCAM needs the whole model: save it with model.save('model.h5')")
             }
             throw CAMError(.invalidModel, "\(path) is an HDF5 file but not a Keras model: it has no 'model_config' attribute")
@@ -63,7 +63,7 @@ public struct KerasModelFile: Sendable {
         let json = try JSONValue.parse(configText, what: "\(path): model_config")
         let model = try KerasModelConfig.parse(json, what: path)
 
-        guard file.isGroup("model_weights") else {
+        guard try file.isGroup("model_weights") else {
             throw CAMError(.invalidModel, "\(path) has no 'model_weights' group: the model was saved without its weights")
         }
         guard let layerNames = try chunkedStrings(file, "layer_names", of: "model_weights") else {
@@ -72,13 +72,13 @@ public struct KerasModelFile: Sendable {
         var weights: [String: [KerasWeight]] = [:]
         for layer in layerNames {
             let group = "model_weights/\(layer)"
-            guard file.isGroup(group) else {
+            guard try file.isGroup(group) else {
                 throw CAMError(.invalidModel, "\(path): 'layer_names' lists '\(layer)' but there is no group \(group)")
             }
             let names = try chunkedStrings(file, "weight_names", of: group) ?? []
             weights[layer] = try names.map { name in
                 let datasetPath = "\(group)/\(name)"
-                guard file.exists(datasetPath) else {
+                guard try file.exists(datasetPath) else {
                     throw CAMError(.invalidModel, "\(path): layer '\(layer)' lists weight '\(name)' but dataset \(datasetPath) is missing")
                 }
                 return KerasWeight(name: name, tensor: try file.readFloats(datasetPath))
