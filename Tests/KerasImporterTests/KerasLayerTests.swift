@@ -37,6 +37,7 @@ struct KerasLayerTests {
                                             "crop", "crop_w", "up_nearest", "up_bilinear", "up_bilinear3"]),
         Case(model: "dense_reshape", outputs: ["probs", "dense3d", "crop1d", "gap1d", "gmp1d", "after_reshape", "after_permute",
                                                "flatten_perm", "gdrop"]),
+        Case(model: "conv1d_layers", outputs: ["t1d", "t1d_valid", "dw1d", "sep1d", "dense5d"]),
         Case(model: "nested_shared", outputs: ["pred"]),
         Case(model: "sequential", outputs: ["probs"]),
         Case(model: "keras2_sequential", outputs: ["probs"]),
@@ -58,6 +59,16 @@ struct KerasLayerTests {
             // Each output layer is targetable by its Keras name.
             #expect(model.graph.id(named: layer) != nil, "\(layer) is not a graph value")
         }
+    }
+
+    @Test func aModelWithTwoInputs() throws {
+        let model = try Self.load("two_inputs")
+        #expect(model.inputNames == ["image", "vector"])
+        #expect(model.inputLayout == .nhwc)
+        let inputs = try (0..<2).map { try NPY.read(Self.path("two_inputs_input_\($0).npy")) }
+        let out = try model.predict(inputs)[0]
+        #expect(Compare.maxAbs(out, try NPY.read(Self.path("two_inputs_output_0.npy"))) <= 1e-5)
+        #expect(throws: CAMError.self) { try model.predict(inputs[0]) }
     }
 
     @Test func imageModelsTakeNHWCInput() throws {
@@ -103,7 +114,7 @@ struct KerasLayerTests {
     /// ReLU, pads, crops, reshapes, …): the gradient of Σ r·outputs with respect to the input
     /// against central differences. Piecewise-linear layers have kinks where a difference quotient
     /// straddles two pieces, so a few elements may disagree; nearly all must match.
-    @Test(arguments: ["conv_layers", "activations", "pool_merge", "dense_reshape", "nested_shared"])
+    @Test(arguments: ["conv_layers", "activations", "pool_merge", "dense_reshape", "conv1d_layers", "nested_shared"])
     func gradientsMatchFiniteDifferences(_ name: String) throws {
         let model = try Self.load(name)
         let batch = try NPY.read(Self.path("\(name)_input.npy"))

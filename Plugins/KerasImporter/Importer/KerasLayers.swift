@@ -533,11 +533,8 @@ enum KerasLayers {
     static func merge(_ c: LayerCall, _ kind: Binary.Kind) throws -> KTensor {
         let shape = try mergedShape(c, exactly: kind == .sub ? 2 : nil)
         var acc = c.inputs[0].id
-        for (i, t) in c.inputs.enumerated().dropFirst() {
-            if i == c.inputs.count - 1 { return try c.finish(Binary(kind), [acc, t.id], shape: shape) }
-            acc = c.emit(Binary(kind), [acc, t.id], "partial_\(i)")
-        }
-        fatalError("unreachable")
+        for (i, t) in c.inputs.enumerated().dropFirst().dropLast() { acc = c.emit(Binary(kind), [acc, t.id], "partial_\(i)") }
+        return try c.finish(Binary(kind), [acc, c.inputs[c.inputs.count - 1].id], shape: shape)
     }
 
     static func average(_ c: LayerCall) throws -> KTensor {

@@ -191,6 +191,29 @@ def dense_reshape():
     return keras.Model(x, outs, name="dense_reshape"), (6, 5, 3)
 
 
+def conv1d_layers():
+    """The 1-D convolutions (transposed, depthwise, separable) and Dense on a rank-5 tensor."""
+    x = keras.Input((11, 4), name="seq")
+    t = L.Conv1DTranspose(3, 3, strides=2, padding="same", name="t1d")(x)
+    tv = L.Conv1DTranspose(2, 4, strides=3, padding="valid", name="t1d_valid")(x)
+    d = L.DepthwiseConv1D(3, depth_multiplier=2, padding="same", strides=2, name="dw1d")(x)
+    s = L.SeparableConv1D(5, 3, padding="valid", dilation_rate=2, name="sep1d")(x)
+    r5 = L.Reshape((11, 2, 1, 2), name="to_5d")(x)
+    d5 = L.Dense(3, activation="tanh", name="dense5d")(r5)
+    return keras.Model(x, [t, tv, d, s, d5], name="conv1d_layers"), (11, 4)
+
+
+def two_inputs():
+    """Two inputs (an image and a vector), merged after global pooling."""
+    image = keras.Input((6, 5, 3), name="image")
+    vector = keras.Input((4,), name="vector")
+    h = L.Conv2D(4, 3, padding="same", activation="relu", name="conv")(image)
+    h = L.GlobalAveragePooling2D(name="gap")(h)
+    v = L.Dense(4, name="embed")(vector)
+    out = L.Dense(3, activation="softmax", name="probs")(L.Concatenate(name="cat")([h, v]))
+    return keras.Model([image, vector], out, name="two_inputs")
+
+
 def nested_shared():
     """A shared layer (called twice), a nested Sequential and a nested Functional model, and a
     nested model called twice."""
@@ -392,9 +415,17 @@ def broken_files(seq_path):
 def main():
     versions = {"keras": keras.__version__, "backend": keras.backend.backend(), "jax": jax.__version__,
                 "h5py": h5py.__version__, "numpy": np.__version__}
-    for build in (conv_layers, activations, pool_merge, dense_reshape, nested_shared):
+    for build in (conv_layers, activations, pool_merge, dense_reshape, conv1d_layers, nested_shared):
         model, shape = build()
         save(model, build.__name__, shape)
+    model = two_inputs()
+    randomize(model)
+    model.save(os.path.join(HERE, "two_inputs.h5"))
+    xs = [rng.uniform(-1, 1, (2, 6, 5, 3)).astype(np.float32), rng.uniform(-1, 1, (2, 4)).astype(np.float32)]
+    for k, x in enumerate(xs):
+        np.save(os.path.join(HERE, f"two_inputs_input_{k}.npy"), x)
+    out = keras.models.load_model(os.path.join(HERE, "two_inputs.h5"), compile=False).predict(xs, verbose=0)
+    np.save(os.path.join(HERE, "two_inputs_output_0.npy"), np.asarray(out, np.float32))
     model, shape = sequential_model()
     seq_path, x, outs = save(model, "sequential", shape)
     k2 = keras2_sequential(seq_path, "keras2_sequential")
