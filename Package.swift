@@ -20,6 +20,21 @@ func plugin(_ name: String, product: String, path: String, dependencies: [Target
 let plugins = [
     plugin("ONNXImporterPlugin", product: "swiftcam-onnx", path: "Plugins/ONNXImporter/Importer", dependencies: ["ONNXFormat"]),
     plugin("GradCAMPlugin", product: "swiftcam-gradcam", path: "Plugins/GradCAM"),
+    plugin("HiResCAMPlugin", product: "swiftcam-hirescam", path: "Plugins/HiResCAM"),
+    plugin("GradCAMElementWisePlugin", product: "swiftcam-gradcamelementwise", path: "Plugins/GradCAMElementWise"),
+    plugin("GradCAMPlusPlusPlugin", product: "swiftcam-gradcamplusplus", path: "Plugins/GradCAMPlusPlus"),
+    plugin("XGradCAMPlugin", product: "swiftcam-xgradcam", path: "Plugins/XGradCAM"),
+    plugin("LayerCAMPlugin", product: "swiftcam-layercam", path: "Plugins/LayerCAM"),
+    plugin("EigenCAMPlugin", product: "swiftcam-eigencam", path: "Plugins/EigenCAM"),
+    plugin("EigenGradCAMPlugin", product: "swiftcam-eigengradcam", path: "Plugins/EigenGradCAM"),
+    plugin("SegEigenCAMPlugin", product: "swiftcam-segeigencam", path: "Plugins/SegEigenCAM"),
+    plugin("FEMPlugin", product: "swiftcam-fem", path: "Plugins/FEM"),
+    plugin("RandomCAMPlugin", product: "swiftcam-randomcam", path: "Plugins/RandomCAM"),
+    plugin("FullGradPlugin", product: "swiftcam-fullgrad", path: "Plugins/FullGrad"),
+    plugin("FinerCAMPlugin", product: "swiftcam-finercam", path: "Plugins/FinerCAM"),
+    plugin("RefineCAMPlugin", product: "swiftcam-refinecam", path: "Plugins/RefineCAM"),
+    plugin("GuidedBackpropPlugin", product: "swiftcam-guidedbackprop", path: "Plugins/GuidedBackprop"),
+    plugin("ShapleyCAMPlugin", product: "swiftcam-shapleycam", path: "Plugins/ShapleyCAM"),
     plugin("KerasImporterPlugin", product: "swiftcam-keras", path: "Plugins/KerasImporter/Importer", dependencies: ["KerasFormat"]),
 ]
 

@@ -12,12 +12,12 @@ import CAMCore
 final class MaxActivationCAM: ChannelWeightedCAM {
     let name = "maxactivation"
     let summary = "channels weighted by their maximum activation (an example third-party plugin)"
-    var requirements: CAMRequirements { CAMRequirements(layerGradients: false) }
+    func requirements(options: CAMOptions) throws -> CAMRequirements { CAMRequirements(layerGradients: false) }
 
-    func channelWeights(activations: Tensor, gradients: Tensor?, context: CAMContext) throws -> Tensor {
-        let (n, c) = (activations.shape[0], activations.shape[1])
-        let plane = activations.count / (n * c)
-        let values = activations.toFloats()
+    func channelWeights(_ layer: CAMContext.Layer, context: CAMContext) throws -> Tensor {
+        let (n, c) = (layer.activations.shape[0], layer.activations.shape[1])
+        let plane = layer.activations.count / (n * c)
+        let values = layer.activations.toFloats()
         let weights = (0..<(n * c)).map { i in values[(i * plane)..<((i + 1) * plane)].max() ?? 0 }
         return Tensor(shape: [n, c], floats: weights)
     }

@@ -6,8 +6,7 @@ final class GradCAM: ChannelWeightedCAM {
     let name = "gradcam"
     let summary = "Grad-CAM: channels weighted by the mean gradient"
 
-    func channelWeights(activations: Tensor, gradients: Tensor?, context: CAMContext) throws -> Tensor {
-        guard let gradients else { throw CAMError(.runtime, "gradcam needs gradients") }
-        return try CAMMath.spatialMean(gradients)
+    func channelWeights(_ layer: CAMContext.Layer, context: CAMContext) throws -> Tensor {
+        try CAMMath.spatialMean(layer.gradients!)
     }
 }

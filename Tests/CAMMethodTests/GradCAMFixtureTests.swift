@@ -32,7 +32,7 @@ struct GradCAMFixtureTests {
         let method = try PluginRegistry.shared.method(named: "gradcam")
         let result = try CAMExplainer(model: model).explain(input, CAMRequest(method: method, targetLayers: [layer], categories: categories))
 
-        let maps = Compare.mapsMatch(result.maps, try Fixtures.npy("\(c.fixture)/GradCAM.npy"))
+        let maps = Compare.mapsMatch(result.maps!, try Fixtures.npy("\(c.fixture)/GradCAM.npy"))
         #expect(maps.ok, "final maps: \(maps.report)")
         let raw = Compare.relative(result.layerMaps[0].raw, try Fixtures.npy("\(c.fixture)/GradCAM_raw.npy"))
         #expect(raw <= 1e-3, "raw map relative error \(raw)")

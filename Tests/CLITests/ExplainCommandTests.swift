@@ -118,3 +118,60 @@ struct ExplainCommandTests {
         try expectFailure(["predict", "--model", twoInputs, "--input-npy", x], status: 1, message: "the model has 2 inputs (x, y) but 1 were given", outputFlag: "--logits")
     }
 }
+
+/// The smoothing and meta-method flags end to end.
+@Suite("swiftcam explain: smoothing, meta-methods, guided backprop")
+struct ExplainOptionsTests {
+    static let resnet = "torch/resnet18"
+
+    func explain(_ extra: [String], fixture: String = resnet) throws -> (CommandRunner.Result, URL) {
+        let dir = try CommandRunner.temporaryFolder("options")
+        let m = try Fixtures.json("\(fixture)/manifest.json")
+        let layer = (m["target_layer"] as! [String: Any])["onnx_tensor"] as! String
+        let categories = (m["targets"] as! [[String: Any]]).map { "\($0["category"] as! Int)" }
+        let r = try CommandRunner.run(CommandRunner.swiftcam, ["explain", "--model", Fixtures.path("\(fixture)/model.onnx")!,
+                                                              "--input-npy", Fixtures.path("\(fixture)/input.npy")!, "--target-layer", layer,
+                                                              "--npy", dir.appendingPathComponent("maps.npy").path]
+                                      + categories.flatMap { ["--category", $0] } + extra)
+        return (r, dir)
+    }
+
+    @Test("--eigen-smooth and --aug-smooth give upstream's smoothed maps", arguments: [("--eigen-smooth", "GradCAM_eigen_smooth"), ("--aug-smooth", "GradCAM_aug_smooth")])
+    func smoothing(_ flag: String, _ reference: String) throws {
+        guard Fixtures.path("\(Self.resnet)/\(reference).npy") != nil else { return }
+        let (r, dir) = try explain([flag])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(r.status == 0, "\(r.stderr)")
+        let m = Compare.mapsMatch(try NPY.read(dir.appendingPathComponent("maps.npy").path), try Fixtures.npy("\(Self.resnet)/\(reference).npy"))
+        #expect(m.ok, "\(m.report)")
+    }
+
+    @Test func finerCAMWithBaseMethodAndOptions() throws {
+        guard Fixtures.path("\(Self.resnet)/FinerCAM.npy") != nil else { return }
+        let (r, dir) = try explain(["--method", "finercam", "--base-method", "gradcam", "--method-option", "alpha=1", "--method-option", "comparison-ranks=1,2,3"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(r.status == 0, "\(r.stderr)")
+        let m = Compare.mapsMatch(try NPY.read(dir.appendingPathComponent("maps.npy").path), try Fixtures.npy("\(Self.resnet)/FinerCAM.npy"))
+        #expect(m.ok, "\(m.report)")
+        let bad = try explain(["--method", "finercam", "--method-option", "alpha=much"])
+        #expect(bad.0.status == 2 && bad.0.stderr.contains("option alpha: expected a number, got 'much'"), "\(bad.0.stderr)")
+    }
+
+    @Test func guidedWritesGuidedBackpropAndCamGB() throws {
+        guard Fixtures.path("\(Self.resnet)/model.onnx") != nil else { return }
+        let (r, dir) = try explain(["--guided", "--output-dir", "OUT"].map { $0 == "OUT" ? FileManager.default.temporaryDirectory.appendingPathComponent("swiftcam-guided-\(getpid())").path : $0 })
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("swiftcam-guided-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: out) }
+        #expect(r.status == 0, "\(r.stderr)")
+        for suffix in ["", "_gb", "_cam_gb"] {
+            let image = try RGBImage.load(path: out.appendingPathComponent("input_0_gradcam\(suffix).png").path)
+            #expect(image.width == 224 && image.height == 224)
+        }
+        // The guided backprop array itself.
+        let (g, gdir) = try explain(["--method", "guidedbackprop"])
+        defer { try? FileManager.default.removeItem(at: gdir) }
+        #expect(g.status == 0, "\(g.stderr)")
+        #expect(try NPY.read(gdir.appendingPathComponent("maps.npy").path).shape == [3, 224, 224, 3])
+    }
+}

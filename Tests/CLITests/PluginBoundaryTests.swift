@@ -65,3 +65,39 @@ struct PluginBoundaryTests {
         #expect(r.stdout.contains("method: maxactivation"), "\(r.stdout)")
     }
 }
+
+/// Each method is its own shared library: listing and removing them.
+@Suite("Method plugins")
+struct MethodPluginTests {
+    static let methods = ["gradcam", "hirescam", "gradcamelementwise", "gradcam++", "xgradcam", "layercam", "eigencam", "eigengradcam",
+                          "segeigencam", "fem", "randomcam", "fullgrad", "finercam", "refinecam", "guidedbackprop", "shapleycam"]
+
+    @Test func everyMethodComesFromItsOwnLibrary() throws {
+        let r = try CommandRunner.run(CommandRunner.swiftcam, ["plugins"])
+        let blocks = r.stdout.components(separatedBy: "\n")
+        for m in Self.methods {
+            guard let line = blocks.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "method: \(m)" }) else {
+                Issue.record("method \(m) is not listed:\n\(r.stdout)")
+                continue
+            }
+            let file = blocks[..<line].last { $0.contains(".so") } ?? ""
+            #expect(file.contains("libswiftcam-"), "\(m) is listed under \(file)")
+        }
+    }
+
+    @Test func removingOneLibraryRemovesExactlyThatMethod() throws {
+        let dir = try CommandRunner.temporaryFolder("onelessplugin")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let build = CommandRunner.buildFolder
+        for file in ["swiftcam", "libCAMCore.so"] {
+            try FileManager.default.copyItem(at: build.appendingPathComponent(file), to: dir.appendingPathComponent(file))
+        }
+        let plugins = try FileManager.default.contentsOfDirectory(atPath: build.path).filter { $0.hasPrefix("libswiftcam-") && $0.hasSuffix(".so") }
+        for p in plugins where p != "libswiftcam-layercam.so" {
+            try FileManager.default.copyItem(at: build.appendingPathComponent(p), to: dir.appendingPathComponent(p))
+        }
+        let r = try CommandRunner.run(dir.appendingPathComponent("swiftcam").path, ["plugins"], environment: ["SWIFTCAM_PLUGIN_PATH": ""])
+        #expect(!r.stdout.contains("method: layercam"))
+        for m in Self.methods where m != "layercam" { #expect(r.stdout.contains("method: \(m)"), "\(m) missing") }
+    }
+}

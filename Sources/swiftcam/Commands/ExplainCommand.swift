@@ -24,10 +24,25 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .long, help: "Target kind: classifier (the logit) or classifier-softmax, or a target plugin.")
     var target: String = "classifier"
 
+    @Flag(name: .customLong("eigen-smooth"), help: "First principal component of the weighted activations instead of their sum (upstream's eigen_smooth).")
+    var eigenSmooth = false
+
+    @Flag(name: .customLong("aug-smooth"), help: "Average over horizontal flip × multiply {0.9, 1, 1.1} (upstream's aug_smooth).")
+    var augSmooth = false
+
+    @Option(name: .customLong("base-method"), help: "The base method of meta-methods (finercam: gradcam, refinecam: gradcam++).")
+    var baseMethod: String?
+
+    @Option(name: .customLong("method-option"), help: "A method option KEY=VALUE; repeat for several (see each method's summary).")
+    var methodOptions: [String] = []
+
+    @Flag(name: .long, help: "Also write guided backpropagation and upstream's cam_gb (CAM × guided backprop) per image.")
+    var guided = false
+
     @Option(name: .customLong("output-dir"), help: "Write one overlay per image here.")
     var outputDir: String?
 
-    @Option(name: .long, help: "Write the final maps, float32 (N, H, W) in [0, 1], to this .npy.")
+    @Option(name: .long, help: "Write the final maps, float32 (N, H, W) in [0, 1], to this .npy (pixel-attribution methods: (N, H, W, C)).")
     var npy: String?
 
     @Option(name: .long, help: "Write the model's output for the batch to this .npy.")
@@ -43,7 +58,6 @@ struct ExplainCommand: ParsableCommand {
     var overlayFormat: String = "png"
 
     func validate() throws {
-        if targetLayers.isEmpty { throw ValidationError("give at least one --target-layer (a tensor name or module path)") }
         guard (0...1).contains(imageWeight) else { throw ValidationError("--image-weight must be in [0, 1], got \(imageWeight)") }
         guard Colormap(rawValue: colormap) != nil else { throw ValidationError("--colormap must be one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))") }
         guard ["png", "jpg", "jpeg"].contains(overlayFormat) else { throw ValidationError("--overlay-format must be png or jpg") }
@@ -51,15 +65,32 @@ struct ExplainCommand: ParsableCommand {
         if outputDir == nil && npy == nil && logits == nil {
             throw ValidationError("nothing to write: give --output-dir, --npy and/or --logits")
         }
+        if guided && outputDir == nil { throw ValidationError("--guided writes images: give --output-dir") }
+        _ = try parsedMethodOptions()
+    }
+
+    /// `--method-option k=v` and the convenience flags, as method options.
+    func parsedMethodOptions() throws -> CAMOptions {
+        var values: [String: String] = [:]
+        for item in methodOptions {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--method-option expects KEY=VALUE, got '\(item)'") }
+            values[String(parts[0])] = String(parts[1])
+        }
+        if let baseMethod { values["base-method"] = baseMethod }
+        return CAMOptions(values)
     }
 
     func run() throws {
         modelOptions.prepareRuntime()
         // Resolve the plugins the run needs before doing any work.
-        let cam = try PluginRegistry.shared.method(named: method)
-        guard let targetFactory = PluginRegistry.shared.target(named: target) else {
-            throw CAMError(.usage, "no target named '\(target)' (available: \(PluginRegistry.shared.targetNames.joined(separator: ", ")))")
+        let registry = PluginRegistry.shared
+        let cam = try registry.method(named: method)
+        guard let targetFactory = registry.target(named: target) else {
+            throw CAMError(.usage, "no target named '\(target)' (available: \(registry.targetNames.joined(separator: ", ")))")
         }
+        let guidedMethod = guided ? try registry.method(named: "guidedbackprop") : nil
+        let options = try parsedMethodOptions()
         let model = try modelOptions.load()
         let batch = try input.prepare(for: model, imageBatch: true)
         let n = batch.tensor.shape[0]
@@ -67,52 +98,70 @@ struct ExplainCommand: ParsableCommand {
             throw CAMError(.usage, "\(category.count) --category values for \(n) images; give one per image, in order")
         }
         let request = CAMRequest(method: cam, targetLayers: targetLayers, targetFactory: targetFactory,
-                                 categories: category.map { Optional($0) })
-        let result = try CAMExplainer(model: model).explain(batch.tensor, request)
+                                 categories: category.map { Optional($0) }, options: options,
+                                 eigenSmooth: eigenSmooth, augSmooth: augSmooth)
+        let explainer = CAMExplainer(model: model)
+        let result = try explainer.explain(batch.tensor, request)
         for w in result.warnings { Diagnostics.warning(w) }
+        var guidedResult: CAMResult?
+        if let guidedMethod {
+            guard result.maps != nil else { throw CAMError(.usage, "--guided needs a method that produces class activation maps") }
+            var g = request
+            g.method = guidedMethod
+            g.targets = result.targets
+            g.augSmooth = false
+            guidedResult = try explainer.explain(batch.tensor, g)
+        }
 
-        // Everything is computed; now write, each file atomically.
-        var written: [String] = []
-        if let npy {
-            try NPY.write(result.maps, to: npy)
-            written.append(npy)
+        // Everything is computed and encoded first; then every file is written atomically.
+        var files: [(path: String, data: Data)] = []
+        if let npy { files.append((npy, NPY.encode(result.maps ?? result.attribution!))) }
+        if let logits { files.append((logits, NPY.encode(result.outputs[0]))) }
+        var imagesPerItem = [[String]](repeating: [], count: n)
+        if let outputDir {
+            let pictures = try batch.images ?? (0..<n).map { try denormalized(batch.tensor, index: $0, layout: model.inputLayout) }
+            var stems = Set<String>()
+            for i in 0..<n {
+                var stem = "\(batch.names[i])_\(method)"
+                var k = 1
+                while stems.contains(stem) { stem = "\(batch.names[i])_\(k)_\(method)"; k += 1 }
+                stems.insert(stem)
+                for (suffix, image) in try pictureOutputs(result, guidedResult, item: i, picture: pictures[i]) {
+                    let path = URL(fileURLWithPath: outputDir).appendingPathComponent("\(stem)\(suffix).\(overlayFormat == "png" ? "png" : "jpg")").path
+                    files.append((path, overlayFormat == "png" ? try image.pngData() : try image.jpegData()))
+                    imagesPerItem[i].append(path)
+                }
+            }
         }
-        if let logits {
-            try NPY.write(result.outputs[0], to: logits)
-            written.append(logits)
-        }
+        for f in files { try AtomicFile.write(f.data, to: f.path) }
+
         let labels = try Labels.find(explicit: modelOptions.labels, modelPath: modelOptions.model)
-        let overlays = try outputDir.map { dir in try writeOverlays(result, batch, layout: model.inputLayout, to: dir) } ?? []
         for i in 0..<n {
             let target = result.targets[i].description
             let cls = (result.targets[i] as? ClassifierOutputTarget)?.category ?? (result.targets[i] as? ClassifierOutputSoftmaxTarget)?.category
             let label = cls.flatMap { labels?.name($0) }.map { " “\($0)”" } ?? ""
-            print("\(batch.names[i]): \(cam.name) for \(target)\(label)" + (i < overlays.count ? " → \(overlays[i])" : ""))
+            print("\(batch.names[i]): \(cam.name) for \(target)\(label)" + (imagesPerItem[i].isEmpty ? "" : " → \(imagesPerItem[i].joined(separator: ", "))"))
         }
-        for path in written { print("wrote \(path)") }
+        for path in [npy, logits].compactMap({ $0 }) { print("wrote \(path)") }
     }
 
-    /// One overlay per image; names are unique within the folder.
-    func writeOverlays(_ result: CAMResult, _ batch: PreparedInput, layout: Graph.ImageLayout, to dir: String) throws -> [String] {
-        let (n, h, w) = (result.maps.shape[0], result.maps.shape[1], result.maps.shape[2])
-        let pictures = try batch.images ?? (0..<n).map { try denormalized(batch.tensor, index: $0, layout: layout) }
-        var used = Set<String>()
-        var paths: [String] = []
-        let ext = overlayFormat == "png" ? "png" : "jpg"
-        for i in 0..<n {
-            var name = "\(batch.names[i])_\(method)"
-            var k = 1
-            while used.contains(name) { name = "\(batch.names[i])_\(k)_\(method)"; k += 1 }
-            used.insert(name)
-            let map = Array(result.maps.floats[(i * h * w)..<((i + 1) * h * w)])
-            let picture = pictures[i]
+    /// The pictures written for batch item `i`: the overlay (or, for pixel attributions, the
+    /// deprocessed attribution), and with --guided the guided backprop and cam_gb images.
+    func pictureOutputs(_ result: CAMResult, _ guided: CAMResult?, item i: Int, picture: RGBImage) throws -> [(String, RGBImage)] {
+        var out: [(String, RGBImage)] = []
+        if let maps = result.maps {
+            let (h, w) = (maps.shape[1], maps.shape[2])
+            let map = Array(maps.batchItem(i).floats)
             let base = picture.width == w && picture.height == h ? picture : try picture.resizeBilinearOpenCV(width: w, height: h)
-            let image = try overlay(image: base, cam: map, imageWeight: imageWeight, colormap: Colormap(rawValue: colormap)!)
-            let path = URL(fileURLWithPath: dir).appendingPathComponent("\(name).\(ext)").path
-            if ext == "png" { try image.write(png: path) } else { try image.write(jpeg: path) }
-            paths.append(path)
+            out.append(("", try overlay(image: base, cam: map, imageWeight: imageWeight, colormap: Colormap(rawValue: colormap)!)))
+            if let gb = guided?.attribution?.batchItem(i) {
+                out.append(("_gb", try PixelAttribution.deprocess(gb)))
+                out.append(("_cam_gb", try PixelAttribution.deprocess(PixelAttribution.weighted(gb, by: map))))
+            }
+        } else if let a = result.attribution {
+            out.append(("", try PixelAttribution.deprocess(a.batchItem(i))))
         }
-        return paths
+        return out
     }
 
     /// A picture for an `--input-npy` item: the input with the normalisation undone.
@@ -130,10 +179,8 @@ struct ExplainCommand: ParsableCommand {
         for y in 0..<h {
             for x in 0..<w {
                 for ch in 0..<3 {
-                    let src = Swift.min(ch, c - 1)
-                    let channelFed = p.bgr ? 2 - ch : ch
-                    let fed = Swift.min(channelFed, c - 1)
-                    let v = t.floats[((index * c + (c == 1 ? src : fed)) * h + y) * w + x]
+                    let fed = Swift.min(p.bgr ? 2 - ch : ch, c - 1)
+                    let v = t.floats[((index * c + fed) * h + y) * w + x]
                     let k = Swift.min(fed, mean.count - 1)
                     let pixel = (v * std[k] + mean[k]) * scale
                     pixels[(y * w + x) * 3 + ch] = UInt8(Swift.max(0, Swift.min(255, pixel.rounded())))

@@ -14,8 +14,17 @@ public struct GradientGraph: Sendable {
     public let gradients: [ValueID?]
 }
 
+/// How gradients flow back through the graph.
+public enum GradientRules: String, Sendable, Equatable {
+    /// The true gradient.
+    case standard
+    /// Guided backpropagation (Springenberg et al.): a `Relu` passes gradient only where its
+    /// input and the incoming gradient are both positive.
+    case guidedReLU
+}
+
 public enum Autodiff {
-    public static func differentiate(_ graph: Graph, outputs: [ValueID], wrt: [ValueID]) throws -> GradientGraph {
+    public static func differentiate(_ graph: Graph, outputs: [ValueID], wrt: [ValueID], rules: GradientRules = .standard) throws -> GradientGraph {
         var builder = GradientBuilder(graph: graph)
         let seeds = outputs.map { builder.graph.addFreshValue("grad/seed:" + graph.name(of: $0)) }
         let order = try topologicalOrder(graph)
@@ -49,7 +58,13 @@ public enum Autodiff {
             guard needs.contains(true) else { continue }
             let inGrads: [ValueID?]
             do {
-                inGrads = try node.op.gradient(&builder, GradientNode(inputs: node.inputs, outputs: node.outputs, outputGradients: outGrads, needsGradient: needs))
+                let gnode = GradientNode(inputs: node.inputs, outputs: node.outputs, outputGradients: outGrads, needsGradient: needs)
+                if rules == .guidedReLU, let u = node.op as? Unary, u.function == .relu, let g = outGrads[0] {
+                    let positive = builder.apply(Unary(.relu), g)
+                    inGrads = [builder.apply(UnaryDerivative(.relu, order: 1), positive, try gnode.input(0))]
+                } else {
+                    inGrads = try node.op.gradient(&builder, gnode)
+                }
             } catch let e as CAMError {
                 throw CAMError(e.kind, "differentiating \(node.label): \(e.message)")
             }

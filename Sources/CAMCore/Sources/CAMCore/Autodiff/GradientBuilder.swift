@@ -1,9 +1,10 @@
-/// Where VJP rules write the gradient computation: a graph being extended with new nodes.
+/// A graph being extended with new nodes: where VJP rules write the gradient computation,
+/// and where graph targets write their score.
 public struct GradientBuilder {
     public internal(set) var graph: Graph
     private var counter = 0
 
-    init(graph: Graph) { self.graph = graph }
+    public init(graph: Graph) { self.graph = graph }
 
     /// Appends `op(inputs)` to the graph and returns its outputs.
     public mutating func apply(_ op: any Operator, _ inputs: [ValueID?], outputs: Int = 1) -> [ValueID] {

@@ -1,11 +1,24 @@
-/// Everything a `CAMMethod` may use for one batch.
+/// Everything a `CAMMethod` may use for one batch, and the services it may call: running the
+/// model (whole, or only after a layer), scoring targets, and running another method on the
+/// same batch.
 public final class CAMContext: @unchecked Sendable {
     /// One target layer's tensors, after the reshape transform: (N, C, h, w).
     public struct Layer: Sendable {
         public let name: String
+        /// The layer's tensor in the graph (before the reshape transform).
+        public let id: ValueID
         public let activations: Tensor
         /// Gradients of the summed targets; present when the method requires them.
         public let gradients: Tensor?
+        /// H·A, the Hessian of the summed targets applied to the activations; present when
+        /// the method requires it.
+        public let hessianVectorProduct: Tensor?
+    }
+
+    /// A tensor requested with `extraTensors(in:)`: its value and the targets' gradient.
+    public struct TensorAndGradient: Sendable {
+        public let value: Tensor
+        public let gradient: Tensor
     }
 
     public let model: Model
@@ -16,19 +29,59 @@ public final class CAMContext: @unchecked Sendable {
     public let outputs: [Tensor]
     /// One target per image.
     public let targets: [any Target]
-    /// Method-specific options from the command line or manifest (`--method-option k=v`).
-    public let options: [String: String]
+    public let options: CAMOptions
+    /// upstream's `eigen_smooth`.
+    public let eigenSmooth: Bool
+    /// ∂(Σ targets)/∂input, when the method requires it.
+    public let inputGradient: Tensor?
+    /// The tensors the method asked for with `extraTensors(in:)`.
+    public let extra: [ValueID: TensorAndGradient]
+    let explainer: CAMExplainer
+    let request: CAMRequest
 
-    public init(model: Model, input: Tensor, layers: [Layer], outputs: [Tensor], targets: [any Target], options: [String: String] = [:]) {
-        self.model = model
+    init(explainer: CAMExplainer, request: CAMRequest, input: Tensor, layers: [Layer], outputs: [Tensor], targets: [any Target],
+         inputGradient: Tensor?, extra: [ValueID: TensorAndGradient]) {
+        self.explainer = explainer
+        self.request = request
+        self.model = explainer.model
         self.input = input
         self.layers = layers
         self.outputs = outputs
         self.targets = targets
-        self.options = options
+        self.options = request.options
+        self.eigenSmooth = request.eigenSmooth
+        self.inputGradient = inputGradient
+        self.extra = extra
     }
 
     public var batchSize: Int { input.shape[0] }
     /// The input's spatial size.
     public var inputSize: (height: Int, width: Int) { model.imageSize(of: input) }
+
+    /// Runs `method` on the same batch (with these layers and targets, by default the
+    /// request's): RefineCAM runs its base method per layer, FinerCAM with its own targets.
+    public func explain(with method: any CAMMethod, layers: [String]? = nil, targets: [any Target]? = nil) throws -> CAMResult {
+        var r = request
+        r.method = method
+        if let layers { r.targetLayers = layers }
+        r.targets = targets ?? self.targets
+        r.augSmooth = false
+        return try explainer.explain(input, r)
+    }
+
+    /// The model's outputs for another batch (e.g. a masked input).
+    public func outputs(for batch: Tensor) throws -> [Tensor] {
+        try model.predict(batch)
+    }
+
+    /// The model's outputs when `layer` takes `value` (a batch of any size): only the part of
+    /// the graph after the layer runs.
+    public func outputs(replacing layer: ValueID, with value: Tensor) throws -> [Tensor] {
+        try model.evaluate(from: [layer: value], fetch: model.graph.outputs)
+    }
+
+    /// Image `index`'s target scored on one image's outputs (each without its batch axis).
+    public func score(image index: Int, outputs: [Tensor]) throws -> Float {
+        try targets[index].evaluate(outputs: outputs).value
+    }
 }

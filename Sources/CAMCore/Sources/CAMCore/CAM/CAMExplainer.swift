@@ -1,4 +1,4 @@
-/// What to explain: the method, where, with respect to what.
+/// What to explain: the method, where, with respect to what, and how to smooth.
 public struct CAMRequest: Sendable {
     public var method: any CAMMethod
     /// Tensor names or module paths (see `LayerResolver`).
@@ -8,28 +8,41 @@ public struct CAMRequest: Sendable {
     /// One category per image (`nil`: the factory's default, the top class).
     public var categories: [Int?]
     public var targetOptions: [String: String]
+    /// Explicit targets, one per image (used instead of the factory when given).
+    public var targets: [any Target]?
     public var reshape: (any ReshapeTransform)?
     public var reshapeOptions: String?
-    public var methodOptions: [String: String]
+    public var options: CAMOptions
+    /// upstream's `eigen_smooth`: first principal component instead of the channel sum.
+    public var eigenSmooth: Bool
+    /// upstream's `aug_smooth`: the mean over horizontal flip × multiply {0.9, 1, 1.1}.
+    public var augSmooth: Bool
 
     public init(method: any CAMMethod, targetLayers: [String], targetFactory: (any TargetFactory)? = nil,
-                categories: [Int?] = [], targetOptions: [String: String] = [:],
-                reshape: (any ReshapeTransform)? = nil, reshapeOptions: String? = nil, methodOptions: [String: String] = [:]) {
+                categories: [Int?] = [], targetOptions: [String: String] = [:], targets: [any Target]? = nil,
+                reshape: (any ReshapeTransform)? = nil, reshapeOptions: String? = nil, options: CAMOptions = CAMOptions(),
+                eigenSmooth: Bool = false, augSmooth: Bool = false) {
         self.method = method
         self.targetLayers = targetLayers
         self.targetFactory = targetFactory ?? BuiltInTargets.all[0]
         self.categories = categories
         self.targetOptions = targetOptions
+        self.targets = targets
         self.reshape = reshape
         self.reshapeOptions = reshapeOptions
-        self.methodOptions = methodOptions
+        self.options = options
+        self.eigenSmooth = eigenSmooth
+        self.augSmooth = augSmooth
     }
 }
 
 /// The maps and everything that led to them.
 public struct CAMResult: Sendable {
-    /// Final maps (N, H, W) in [0, 1], as upstream's `cam(...)` returns them.
-    public let maps: Tensor
+    /// Final maps (N, H, W) in [0, 1], as upstream's `cam(...)` returns them; `nil` for
+    /// pixel-attribution methods.
+    public let maps: Tensor?
+    /// Pixel attributions (N, H, W, C), for methods that produce them (guided backprop).
+    public let attribution: Tensor?
     /// Per target layer: the raw map and weights the method produced.
     public let layerMaps: [LayerMap]
     /// Per target layer: activations and gradients after the reshape transform.
@@ -41,8 +54,8 @@ public struct CAMResult: Sendable {
     public let warnings: [String]
 }
 
-/// Runs a CAM method on a model: forward pass, targets, backward pass to the target layers,
-/// the method, and upstream's post-processing.
+/// Runs a CAM method on a model: forward pass, targets, backward pass to exactly the tensors
+/// the method needs, the method, and upstream's post-processing and smoothing.
 public final class CAMExplainer: @unchecked Sendable {
     public let model: Model
 
@@ -54,55 +67,135 @@ public final class CAMExplainer: @unchecked Sendable {
         guard request.categories.isEmpty || request.categories.count == n else {
             throw CAMError(.usage, "\(request.categories.count) categories given for \(n) images (give one per image, in order)")
         }
-        guard !request.targetLayers.isEmpty else { throw CAMError(.usage, "no target layer given") }
+        if request.augSmooth { return try augmentationSmoothed(input, request) }
+        return try explainOnce(input, request)
+    }
+
+    func explainOnce(_ input: Tensor, _ request: CAMRequest) throws -> CAMResult {
+        let n = input.shape[0]
+        let method = request.method
+        let needs = try method.requirements(options: request.options)
         let graph = model.graph
-        let layerIDs = try request.targetLayers.map { try LayerResolver.resolve($0, in: graph) }
+        guard !needs.usesTargetLayers || !request.targetLayers.isEmpty else { throw CAMError(.usage, "no target layer given") }
+        let layerIDs = needs.usesTargetLayers ? try request.targetLayers.map { try LayerResolver.resolve($0, in: graph) } : []
+        let extraIDs = try method.extraTensors(in: model)
+        let inputID = graph.inputs[0]
+        var wrt = needs.layerGradients ? layerIDs : []
+        wrt += extraIDs
+        if needs.inputGradient { wrt.append(inputID) }
+        let capture = layerIDs + extraIDs
 
         var outputs: [Tensor]
-        var activations: [Tensor]
-        var gradients: [Tensor?]
-        var targets: [any Target] = []
-        if request.method.requirements.layerGradients {
-            let program = try model.gradientProgram(outputs: graph.outputs, wrt: layerIDs, capture: layerIDs)
+        var values: [ValueID: Tensor] = [:]
+        var gradients: [ValueID: Tensor] = [:]
+        var hessianVectorProducts: [ValueID: Tensor] = [:]
+        let targets: [any Target]
+        if needs.layerHessianVectorProducts {
+            // Targets first (they may depend on the outputs), then one graph for all derivatives.
+            targets = try makeTargets(request, outputs: try model.predict(input), batch: n)
+            let graphTargets = try targets.map { t -> any GraphTarget in
+                guard let g = t as? any GraphTarget else {
+                    throw CAMError(.usage, "method '\(method.name)' differentiates the target twice; \(t.description) cannot be (use a classifier, classifier-softmax or classifier-rest target)")
+                }
+                return g
+            }
+            let r = try HessianVectorProduct.compute(model: model, input: input, layers: layerIDs, targets: graphTargets)
+            outputs = r.outputs
+            for (k, v) in layerIDs.enumerated() {
+                values[v] = r.values[k]
+                gradients[v] = r.gradients[k]
+                hessianVectorProducts[v] = r.hessianVectorProducts[k]
+            }
+        } else if !wrt.isEmpty {
+            let program = try model.gradientProgram(outputs: graph.outputs, wrt: wrt, capture: capture, rules: needs.gradientRules)
             let pass = try program.forward([input])
             outputs = pass.outputs
             targets = try makeTargets(request, outputs: outputs, batch: n)
-            let seeds = try seedGradients(targets, outputs: outputs, batch: n)
-            gradients = try pass.backward(seeds: seeds)
-            activations = layerIDs.map { pass.value($0)! }
+            let grads = try pass.backward(seeds: try seedGradients(targets, outputs: outputs, batch: n))
+            for (v, g) in zip(wrt, grads) { gradients[v] = g }
+            for v in capture { values[v] = pass.value(v) }
         } else {
-            let values = try model.evaluate([input], fetch: graph.outputs + layerIDs)
-            outputs = Array(values.prefix(graph.outputs.count))
-            activations = Array(values.suffix(layerIDs.count))
-            gradients = layerIDs.map { _ in nil }
+            let fetched = try model.evaluate([input], fetch: graph.outputs + capture)
+            outputs = Array(fetched.prefix(graph.outputs.count))
+            for (v, t) in zip(capture, fetched.suffix(capture.count)) { values[v] = t }
             targets = try makeTargets(request, outputs: outputs, batch: n)
         }
 
         let size = model.imageSize(of: input)
         var layers: [CAMContext.Layer] = []
-        for (k, name) in request.targetLayers.enumerated() {
-            var a = activations[k], g = gradients[k]
+        for (name, id) in zip(request.targetLayers, layerIDs) {
+            var a = values[id]!, g = needs.layerGradients ? gradients[id] : nil, h = hessianVectorProducts[id]
             if let r = request.reshape {
                 a = try r.apply(a, inputSize: size, options: request.reshapeOptions)
                 g = try g.map { try r.apply($0, inputSize: size, options: request.reshapeOptions) }
+                h = try h.map { try r.apply($0, inputSize: size, options: request.reshapeOptions) }
             }
             guard a.rank == 4 else {
                 throw CAMError(.usage, "target layer '\(name)' has shape \(a.shape); CAM methods need (N, C, h, w) — pick a convolutional layer or give a reshape transform (e.g. --reshape vit)")
             }
-            layers.append(CAMContext.Layer(name: name, activations: a, gradients: g))
+            layers.append(CAMContext.Layer(name: name, id: id, activations: a, gradients: g, hessianVectorProduct: h))
         }
-        let context = CAMContext(model: model, input: input, layers: layers, outputs: outputs, targets: targets, options: request.methodOptions)
-        let layerMaps = try request.method.layerMaps(context)
-        guard layerMaps.count == layers.count else {
-            throw CAMError(.runtime, "method '\(request.method.name)' returned \(layerMaps.count) maps for \(layers.count) layers")
+        var extra: [ValueID: CAMContext.TensorAndGradient] = [:]
+        for v in extraIDs { extra[v] = CAMContext.TensorAndGradient(value: values[v]!, gradient: gradients[v]!) }
+        let context = CAMContext(explainer: self, request: request, input: input, layers: layers, outputs: outputs, targets: targets,
+                                 inputGradient: needs.inputGradient ? gradients[inputID] : nil, extra: extra)
+
+        switch try method.compute(context) {
+        case .layerMaps(let maps):
+            guard maps.count == layers.count else {
+                throw CAMError(.runtime, "method '\(method.name)' returned \(maps.count) maps for \(layers.count) layers")
+            }
+            let final = try CAMPostprocessing.aggregate(try maps.map { try CAMPostprocessing.scaleLayer($0.raw, to: size) })
+            return CAMResult(maps: final, attribution: nil, layerMaps: maps, layers: layers, outputs: outputs, targets: targets,
+                             warnings: zeroMapWarnings(maps.map(\.raw), targets: targets))
+        case .combined(let raw, let maps):
+            guard raw.shape == [n, size.height, size.width] else {
+                throw CAMError(.runtime, "method '\(method.name)' returned a combined map of shape \(raw.shape), expected \([n, size.height, size.width])")
+            }
+            return CAMResult(maps: CAMPostprocessing.normalize(raw), attribution: nil, layerMaps: maps, layers: layers, outputs: outputs,
+                             targets: targets, warnings: zeroMapWarnings([raw], targets: targets))
+        case .pixelAttribution(let a):
+            return CAMResult(maps: nil, attribution: a, layerMaps: [], layers: layers, outputs: outputs, targets: targets, warnings: [])
         }
-        let maps = try CAMPostprocessing.aggregate(try layerMaps.map { try CAMPostprocessing.scaleLayer($0.raw, to: size) })
-        return CAMResult(maps: maps, layerMaps: layerMaps, layers: layers, outputs: outputs, targets: targets,
-                         warnings: zeroMapWarnings(layerMaps, targets: targets))
+    }
+
+    /// upstream's `forward_augmentation_smoothing`: every combination of horizontal flip
+    /// (no, yes) and multiplication (0.9, 1, 1.1) of the input; each map flipped back; the mean.
+    func augmentationSmoothed(_ input: Tensor, _ request: CAMRequest) throws -> CAMResult {
+        var single = request
+        single.augSmooth = false
+        var sum: Tensor?
+        var reference: CAMResult?
+        var count = 0
+        for flip in [false, true] {
+            for factor: Float in [0.9, 1, 1.1] {
+                var x = mapFloats(input) { $0 * factor }
+                if flip { x = try ImageAugmentation.flipHorizontally(x, layout: model.inputLayout) }
+                let result = try explainOnce(x, single)
+                guard var maps = result.maps else { throw CAMError(.usage, "aug_smooth needs a method that produces class activation maps") }
+                if flip { maps = try ImageAugmentation.flipHorizontally(maps, layout: .nchw) }
+                sum = try sum.map { try Binary.evaluate(.add, $0, maps) } ?? maps
+                count += 1
+                if !flip && factor == 1 { reference = result }
+            }
+        }
+        let mean = mapFloats(sum!) { $0 / Float(count) }
+        let r = reference!
+        return CAMResult(maps: mean, attribution: nil, layerMaps: r.layerMaps, layers: r.layers, outputs: r.outputs,
+                         targets: r.targets, warnings: r.warnings)
     }
 
     func makeTargets(_ request: CAMRequest, outputs: [Tensor], batch n: Int) throws -> [any Target] {
-        try (0..<n).map { i in
+        if let own = try request.method.targets(outputs: outputs, categories: request.categories.isEmpty ? [Int?](repeating: nil, count: n) : request.categories,
+                                                options: request.options) {
+            guard own.count == n else { throw CAMError(.runtime, "method '\(request.method.name)' made \(own.count) targets for \(n) images") }
+            return own
+        }
+        if let given = request.targets {
+            guard given.count == n else { throw CAMError(.usage, "\(given.count) targets given for \(n) images") }
+            return given
+        }
+        return try (0..<n).map { i in
             try request.targetFactory.makeTarget(category: request.categories.isEmpty ? nil : request.categories[i],
                                                  options: request.targetOptions, outputs: outputs.map { $0.batchItem(i) })
         }
@@ -122,12 +215,12 @@ public final class CAMExplainer: @unchecked Sendable {
         }
     }
 
-    func zeroMapWarnings(_ maps: [LayerMap], targets: [any Target]) -> [String] {
+    func zeroMapWarnings(_ raws: [Tensor], targets: [any Target]) -> [String] {
         var out: [String] = []
         for (i, t) in targets.enumerated() {
-            let allNonPositive = maps.allSatisfy { m in
-                let plane = m.raw.count / Swift.max(m.raw.shape[0], 1)
-                return m.raw.floats[(i * plane)..<((i + 1) * plane)].allSatisfy { $0 <= 0 }
+            let allNonPositive = raws.allSatisfy { m in
+                let plane = m.count / Swift.max(m.shape[0], 1)
+                return m.floats[(i * plane)..<((i + 1) * plane)].allSatisfy { $0 <= 0 }
             }
             if allNonPositive {
                 out.append("image \(i): the CAM is all zeros — the weighted activations are ≤ 0 everywhere for \(t.description), so after ReLU nothing is left (upstream gives the same); the class may be absent from the image, or try another layer or method")

@@ -31,6 +31,91 @@ public enum CAMMath {
         return out
     }
 
+    /// `w[n, c] · A[n, c, :, :]` → (N, C, h, w).
+    public static func scaleChannels(_ activations: Tensor, by weights: Tensor) throws -> Tensor {
+        let a = activations
+        guard a.rank == 4, weights.shape == [a.shape[0], a.shape[1]] else {
+            throw CAMError(.runtime, "weights \(weights.shape) do not match activations \(a.shape)")
+        }
+        return try Binary.evaluate(.mul, a, weights.reshaped(to: weights.shape + [1, 1]))
+    }
+
+    /// Sum over the spatial axes of (N, C, h, w) → (N, C).
+    public static func spatialSum(_ t: Tensor) throws -> Tensor {
+        guard t.rank == 4 else { throw CAMError(.runtime, "expected (N, C, h, w), got \(t.shape)") }
+        return try sumToShape(t, [t.shape[0], t.shape[1], 1, 1]).reshaped(to: [t.shape[0], t.shape[1]])
+    }
+
+    /// Elementwise `f(a, b)` of two tensors of one shape.
+    public static func combine(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) throws -> Tensor {
+        guard a.shape == b.shape else { throw CAMError(.runtime, "shapes \(a.shape) and \(b.shape) differ") }
+        return mapFloats(a, b, f)
+    }
+
+    /// Broadcasting product (e.g. (N, C, h, w) × (1, C, 1, 1)).
+    public static func multiplyBroadcast(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        try Binary.evaluate(.mul, a, b)
+    }
+
+    /// (N, C, H, W) → (N, H, W, C).
+    public static func channelsLast(_ t: Tensor) throws -> Tensor {
+        guard t.rank == 4 else { throw CAMError(.runtime, "expected (N, C, H, W), got \(t.shape)") }
+        return transpose(t, [0, 2, 3, 1])
+    }
+
+    /// (N, H, W, C) → (N, C, H, W).
+    public static func channelsFirst(_ t: Tensor) throws -> Tensor {
+        guard t.rank == 4 else { throw CAMError(.runtime, "expected (N, H, W, C), got \(t.shape)") }
+        return transpose(t, [0, 3, 1, 2])
+    }
+
+    /// Concatenation along the channel axis of (N, Cᵢ, H, W) tensors.
+    public static func concatenateChannels(_ items: [Tensor]) throws -> Tensor {
+        try concatenate(items, axis: 1)
+    }
+
+    /// upstream's `scale_accross_batch_and_channels`: every (N, C) plane min-max scaled to
+    /// [0, 1], then resized to `size` with OpenCV's bilinear filter.
+    public static func scaledChannels(_ t: Tensor, to size: (height: Int, width: Int)) throws -> Tensor {
+        guard t.rank == 4 else { throw CAMError(.runtime, "expected (N, C, h, w), got \(t.shape)") }
+        let (n, c, h, w) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
+        let out = Tensor(uninitialized: [n, c, size.height, size.width])
+        let plane = h * w, outPlane = size.height * size.width
+        let src = t.toFloats()
+        for i in 0..<(n * c) {
+            var p = Array(src[(i * plane)..<((i + 1) * plane)])
+            p.withUnsafeMutableBufferPointer { CAMPostprocessing.minMaxNormalize($0) }
+            let r = (h, w) == size ? p : try OpenCVResize.bilinear(p, width: w, height: h, toWidth: size.width, toHeight: size.height)
+            (out.mutableFloats.baseAddress! + i * outPlane).update(from: r, count: outPlane)
+        }
+        return out
+    }
+
+    /// Σ_c of `scaledChannels(t, to: size)` → (N, H, W), computed as the resize of the sum of
+    /// the min-max scaled planes: the bilinear resize is linear, so this is the same map with
+    /// one resize per image instead of one per channel.
+    public static func scaledChannelSum(_ t: Tensor, to size: (height: Int, width: Int)) throws -> Tensor {
+        guard t.rank == 4 else { throw CAMError(.runtime, "expected (N, C, h, w), got \(t.shape)") }
+        let (n, c, h, w) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
+        let plane = h * w
+        let src = t.toFloats()
+        let out = Tensor(uninitialized: [n, size.height, size.width])
+        for i in 0..<n {
+            var sum = [Float](repeating: 0, count: plane)
+            for ch in 0..<c {
+                var p = Array(src[((i * c + ch) * plane)..<((i * c + ch + 1) * plane)])
+                p.withUnsafeMutableBufferPointer { CAMPostprocessing.minMaxNormalize($0) }
+                for j in 0..<plane { sum[j] += p[j] }
+            }
+            let r = (h, w) == size ? sum : try OpenCVResize.bilinear(sum, width: w, height: h, toWidth: size.width, toHeight: size.height)
+            (out.mutableFloats.baseAddress! + i * size.height * size.width).update(from: r, count: r.count)
+        }
+        return out
+    }
+
+    /// Elementwise `f(a)`.
+    public static func map(_ a: Tensor, _ f: (Float) -> Float) -> Tensor { mapFloats(a, f) }
+
     /// Elementwise product of two tensors of one shape.
     public static func multiply(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         guard a.shape == b.shape else { throw CAMError(.runtime, "shapes \(a.shape) and \(b.shape) differ") }

@@ -25,6 +25,15 @@ public enum CAMPostprocessing {
         return out
     }
 
+    /// Per-image min-max of (N, H, W) maps (upstream's `scale_cam_image` without a resize).
+    public static func normalize(_ maps: Tensor) -> Tensor {
+        let out = maps.copy()
+        let n = out.shape[0], plane = out.count / Swift.max(n, 1)
+        let p = out.mutableFloats
+        for i in 0..<n { minMaxNormalize(UnsafeMutableBufferPointer(rebasing: p[(i * plane)..<((i + 1) * plane)])) }
+        return out
+    }
+
     /// Several scaled layers (each (N, H, W)) → the final (N, H, W) maps.
     public static func aggregate(_ layers: [Tensor]) throws -> Tensor {
         guard let first = layers.first else { throw CAMError(.runtime, "no target layers to aggregate") }

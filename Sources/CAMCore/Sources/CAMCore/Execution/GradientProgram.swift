@@ -19,13 +19,16 @@ public final class GradientProgram: @unchecked Sendable {
     let forwardRetain: Set<ValueID>
     let backwardRetain: Set<ValueID>
 
-    init(model: Model, outputs: [ValueID], wrt: [ValueID], capture: [ValueID]) throws {
+    init(model: Model, outputs: [ValueID], wrt: [ValueID], capture: [ValueID], rules: GradientRules) throws {
         self.model = model
         self.outputs = outputs
         self.wrt = wrt
         self.capture = capture
-        let optimized = GraphOptimizer.optimize(model.graph, protected: Set(outputs).union(wrt).union(capture))
-        gradientGraph = try Autodiff.differentiate(optimized, outputs: outputs, wrt: wrt)
+        // Fused activations would hide the ReLUs that non-standard rules change.
+        let protected = Set(outputs).union(wrt).union(capture)
+        let optimized = rules == .standard ? GraphOptimizer.optimize(model.graph, protected: protected)
+                                           : GraphOptimizer.foldPaddingIntoConvolutions(model.graph, protected: protected)
+        gradientGraph = try Autodiff.differentiate(optimized, outputs: outputs, wrt: wrt, rules: rules)
         executor = try Executor(gradientGraph.graph)
         let inputs = Set(model.graph.inputs)
         let gradientTargets = gradientGraph.gradients.compactMap { $0 }

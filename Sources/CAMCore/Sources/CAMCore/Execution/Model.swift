@@ -122,13 +122,20 @@ public final class Model: @unchecked Sendable {
         try executor(protecting: Set(fetch)).evaluate(try feeds(inputs), fetch: fetch)
     }
 
+    /// Computes `fetch` from values given for some tensors inside the graph (the part of the
+    /// graph that does not depend on anything else is not run): e.g. everything after a layer
+    /// whose activations are replaced.
+    public func evaluate(from values: [ValueID: Tensor], fetch: [ValueID]) throws -> [Tensor] {
+        try executor(protecting: Set(fetch).union(values.keys)).evaluate(values, fetch: fetch)
+    }
+
     /// The (cached) program computing gradients of `outputs` with respect to `wrt`.
-    public func gradientProgram(outputs: [ValueID], wrt: [ValueID], capture: [ValueID] = []) throws -> GradientProgram {
-        let key = "\(outputs)|\(wrt)|\(capture)"
+    public func gradientProgram(outputs: [ValueID], wrt: [ValueID], capture: [ValueID] = [], rules: GradientRules = .standard) throws -> GradientProgram {
+        let key = "\(outputs)|\(wrt)|\(capture)|\(rules)"
         lock.lock()
         if let p = gradientPrograms[key] { lock.unlock(); return p }
         lock.unlock()
-        let p = try GradientProgram(model: self, outputs: outputs, wrt: wrt, capture: capture)
+        let p = try GradientProgram(model: self, outputs: outputs, wrt: wrt, capture: capture, rules: rules)
         lock.lock()
         gradientPrograms[key] = p
         lock.unlock()

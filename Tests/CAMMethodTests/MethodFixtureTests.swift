@@ -1,0 +1,123 @@
+import CAMCore
+import Foundation
+import Testing
+import TestSupport
+
+/// Every CAM method plugin against pytorch-grad-cam's references, one test per (method,
+/// fixture): final maps (per-image Pearson ≥ 0.999, max |Δ| ≤ 0.01), raw maps and weights
+/// (max |Δ| / max |reference| ≤ 1e-3).
+@Suite("CAM methods match pytorch-grad-cam")
+struct MethodFixtureTests {
+    struct Case: CustomStringConvertible, Sendable {
+        let method: String
+        /// The reference's file stem (`<stem>.npy`, `<stem>_raw.npy`, `<stem>_weights.npy`).
+        let reference: String
+        let fixture: String
+        var eigenSmooth = false
+        var augSmooth = false
+        var description: String { "\(method) → \(reference) on \(fixture)" }
+    }
+
+    static let fixtures = ["torch/resnet18", "real/efficientnet_lite0"]
+    static let methods: [(method: String, reference: String, eigen: Bool, aug: Bool)] = [
+        ("gradcam", "GradCAM_eigen_smooth", true, false),
+        ("gradcam", "GradCAM_aug_smooth", false, true),
+        ("hirescam", "HiResCAM", false, false),
+        ("gradcamelementwise", "GradCAMElementWise", false, false),
+        ("gradcam++", "GradCAMPlusPlus", false, false),
+        ("xgradcam", "XGradCAM", false, false),
+        ("layercam", "LayerCAM", false, false),
+        ("eigencam", "EigenCAM", false, false),
+        ("eigencam", "EigenCAM_aug_smooth", false, true),
+        ("eigengradcam", "EigenGradCAM", false, false),
+        ("segeigencam", "SegEigenCAM", false, false),
+        ("fem", "FEM", false, false),
+        ("fullgrad", "FullGrad", false, false),
+        ("finercam", "FinerCAM", false, false),
+        ("shapleycam", "ShapleyCAM", false, false),
+    ]
+    static let cases: [Case] = fixtures.flatMap { f in methods.map { Case(method: $0.method, reference: $0.reference, fixture: f, eigenSmooth: $0.eigen, augSmooth: $0.aug) } }
+
+    static func manifest(_ fixture: String) throws -> (layer: String, categories: [Int], raw: [String: Any]) {
+        let m = try Fixtures.json("\(fixture)/manifest.json")
+        let layer = ((m["target_layer"] as? [String: Any])?["onnx_tensor"] as? String) ?? ""
+        let categories = (m["targets"] as? [[String: Any]] ?? []).compactMap { $0["category"] as? Int }
+        return (layer, categories, m)
+    }
+
+    static func run(_ fixture: String, method: String, layers: [String]? = nil, eigenSmooth: Bool = false, augSmooth: Bool = false,
+                    options: [String: String] = [:]) throws -> CAMResult? {
+        guard let modelPath = Fixtures.path("\(fixture)/model.onnx") else { return nil }
+        Fixtures.loadPlugins()
+        let model = try Model.load(path: modelPath)
+        let (layer, categories, _) = try manifest(fixture)
+        let input = try Fixtures.npy("\(fixture)/input.npy")
+        let request = CAMRequest(method: try PluginRegistry.shared.method(named: method), targetLayers: layers ?? [layer],
+                                 categories: categories, options: CAMOptions(options), eigenSmooth: eigenSmooth, augSmooth: augSmooth)
+        return try CAMExplainer(model: model).explain(input, request)
+    }
+
+    /// Compares what exists of `<stem>.npy`, `<stem>_raw.npy`, `<stem>_weights.npy`.
+    static func compare(_ result: CAMResult, fixture: String, stem: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        if Fixtures.path("\(fixture)/\(stem).npy") != nil {
+            let m = Compare.mapsMatch(result.maps!, try Fixtures.npy("\(fixture)/\(stem).npy"))
+            #expect(m.ok, "final maps: \(m.report)", sourceLocation: sourceLocation)
+        }
+        if Fixtures.path("\(fixture)/\(stem)_raw.npy") != nil {
+            let e = Compare.relative(result.layerMaps[0].raw, try Fixtures.npy("\(fixture)/\(stem)_raw.npy"))
+            #expect(e <= 1e-3, "raw map relative error \(e)", sourceLocation: sourceLocation)
+        }
+        if Fixtures.path("\(fixture)/\(stem)_weights.npy") != nil {
+            let e = Compare.relative(result.layerMaps[0].weights!, try Fixtures.npy("\(fixture)/\(stem)_weights.npy"))
+            #expect(e <= 1e-3, "weights relative error \(e)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test(arguments: cases)
+    func method(_ c: Case) throws {
+        guard Fixtures.path("\(c.fixture)/\(c.reference).npy") != nil,
+              let result = try Self.run(c.fixture, method: c.method, eigenSmooth: c.eigenSmooth, augSmooth: c.augSmooth) else { return }
+        try Self.compare(result, fixture: c.fixture, stem: c.reference)
+    }
+
+    @Test(arguments: fixtures)
+    func refineCAM(_ fixture: String) throws {
+        guard Fixtures.path("\(fixture)/RefineCAM.npy") != nil else { return }
+        let (_, _, m) = try Self.manifest(fixture)
+        let layers = (m["refine_layers"] as? [[String: Any]] ?? []).compactMap { $0["onnx_tensor"] as? String }
+        guard let result = try Self.run(fixture, method: "refinecam", layers: layers) else { return }
+        let maps = Compare.mapsMatch(result.maps!, try Fixtures.npy("\(fixture)/RefineCAM.npy"))
+        #expect(maps.ok, "final maps: \(maps.report)")
+        for k in layers.indices {
+            let e = Compare.relative(result.layerMaps[k].raw, try Fixtures.npy("\(fixture)/RefineCAM_raw_l\(k).npy"))
+            #expect(e <= 1e-3, "layer \(k) raw map relative error \(e)")
+        }
+    }
+
+    /// Guided backprop is the input gradient; through ReLU6/Clip kinks it is discontinuous at
+    /// float32 precision (EfficientNet-Lite0's changes by up to 2 % of its maximum when the input
+    /// moves by 1e-6 relative). So each image must match within 1e-3 relative, or within what
+    /// the model's own float32 sensitivity allows, measured here with such a perturbation.
+    @Test(arguments: fixtures + ["torch/deit_tiny_patch16_224"])
+    func guidedBackprop(_ fixture: String) throws {
+        guard Fixtures.path("\(fixture)/GuidedBackprop.npy") != nil, let modelPath = Fixtures.path("\(fixture)/model.onnx") else { return }
+        Fixtures.loadPlugins()
+        // DeiT needs the transformer operators; until they exist its case is skipped.
+        guard let model = try? Model.load(path: modelPath) else { return }
+        let input = try Fixtures.npy("\(fixture)/input.npy")
+        let (_, categories, _) = try Self.manifest(fixture)
+        let method = try PluginRegistry.shared.method(named: "guidedbackprop")
+        let explainer = CAMExplainer(model: model)
+        let gb = try explainer.explain(input, CAMRequest(method: method, targetLayers: [], categories: categories)).attribution!
+        var rng = SplitMix(seed: 99)
+        let nudged = Tensor(shape: input.shape, floats: input.toFloats().map { $0 * (1 + 1e-6 * (rng.uniform() * 2 - 1)) })
+        let gbNudged = try explainer.explain(nudged, CAMRequest(method: method, targetLayers: [], categories: categories)).attribution!
+        let reference = try Fixtures.npy("\(fixture)/GuidedBackprop.npy")
+        for i in 0..<reference.shape[0] {
+            let ref = reference.batchItem(i)
+            let error = Compare.relative(gb.batchItem(i), ref)
+            let sensitivity = Compare.maxAbs(gb.batchItem(i), gbNudged.batchItem(i)) / ref.toFloats().map(abs).max()!
+            #expect(error <= Swift.max(1e-3, sensitivity), "image \(i): relative error \(error), float32 sensitivity \(sensitivity)")
+        }
+    }
+}
