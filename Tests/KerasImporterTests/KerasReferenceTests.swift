@@ -41,7 +41,7 @@ struct KerasReferenceTests {
         let method = try PluginRegistry.shared.method(named: "gradcam")
         let result = try CAMExplainer(model: model).explain(input, CAMRequest(method: method, targetLayers: [layer], categories: categories))
 
-        let maps = Compare.mapsMatch(result.maps, try Fixtures.npy("\(fixture)/GradCAM.npy"))
+        let maps = Compare.mapsMatch(result.maps!, try Fixtures.npy("\(fixture)/GradCAM.npy"))
         #expect(maps.ok, "final maps: \(maps.report)")
         let raw = Compare.relative(result.layerMaps[0].raw, try Fixtures.npy("\(fixture)/GradCAM_raw.npy"))
         #expect(raw <= 1e-3, "raw map relative error \(raw)")
@@ -108,7 +108,7 @@ struct KerasReferenceTests {
         let scaled = try CAMPostprocessing.scaleLayer(raw, to: (64, 64))
         let layerMatch = Compare.mapsMatch(scaled, reference)
         #expect(layerMatch.ok, "scaled layer map: \(layerMatch.report)")
-        let final = Compare.mapsMatch(result.maps, try CAMPostprocessing.aggregate([reference]))
+        let final = Compare.mapsMatch(result.maps!, try CAMPostprocessing.aggregate([reference]))
         #expect(final.ok, "final maps: \(final.report)")
     }
 
@@ -121,5 +121,31 @@ struct KerasReferenceTests {
             #expect(model.graph.id(named: layer) != nil, "\(layer)")
         }
         #expect(throws: CAMError.self) { try LayerResolver.resolve("add_9", in: model.graph) }
+    }
+}
+
+/// Every CAM method plugin runs on a Keras model as on an ONNX one (the methods only see the
+/// graph IR): maps of the input's size in [0, 1], or pixel attributions for guided backprop.
+@Suite("CAM methods on Keras models")
+struct KerasMethodTests {
+    @Test func everyMethodRunsOnSmallCNN() throws {
+        guard let model = try KerasReferenceTests.load("keras/small_cnn/model.h5") else { return }
+        let input = try Fixtures.npy("keras/small_cnn/input.npy")
+        let names = PluginRegistry.shared.methodNames
+        #expect(names.contains("gradcam"))
+        for name in names {
+            let method = try PluginRegistry.shared.method(named: name)
+            do {
+                let result = try CAMExplainer(model: model).explain(input, CAMRequest(method: method, targetLayers: ["relu2"], categories: [3, 7]))
+                if let maps = result.maps {
+                    #expect(maps.shape == [2, 64, 64], "\(name): \(maps.shape)")
+                    #expect(maps.toFloats().allSatisfy { $0 >= 0 && $0 <= 1 + 1e-6 }, "\(name): maps outside [0, 1]")
+                } else {
+                    #expect(result.attribution?.shape == [2, 64, 64, 3], "\(name): neither maps nor a (2, 64, 64, 3) attribution")
+                }
+            } catch {
+                Issue.record("\(name) failed on a Keras model: \(error)")
+            }
+        }
     }
 }
