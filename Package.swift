@@ -38,6 +38,7 @@ let plugins = [
     plugin("ScoreCAMPlugin", product: "swiftcam-scorecam", path: "Plugins/ScoreCAM"),
     plugin("AblationCAMPlugin", product: "swiftcam-ablationcam", path: "Plugins/AblationCAM"),
     plugin("KPCACAMPlugin", product: "swiftcam-kpcacam", path: "Plugins/KPCACAM"),
+    plugin("KerasImporterPlugin", product: "swiftcam-keras", path: "Plugins/KerasImporter/Importer", dependencies: ["KerasFormat"]),
 ]
 
 let package = Package(
@@ -60,9 +61,17 @@ let package = Package(
         // ONNX files as plain Swift values, validated. Linked statically into the plugin (and into
         // the tests that check it directly); it holds no state, so two copies in one process are harmless.
         .target(name: "ONNXFormat", dependencies: [core, "ONNXProto"], path: "Plugins/ONNXImporter/ONNXFormat"),
+        // libhdf5 (Debian's serial build), called only in a forked reader process: a damaged file
+        // that crashes libhdf5 ends that process, not SwiftCAM.
+        .target(name: "CHDF5", path: "Plugins/KerasImporter/CHDF5", linkerSettings: [.linkedLibrary("hdf5_serial")]),
+        // Keras .h5 files as plain Swift values (config, weights). Linked statically into the Keras
+        // plugin and into the tests that check it directly.
+        .target(name: "KerasFormat", dependencies: [core, "CHDF5"], path: "Plugins/KerasImporter/KerasFormat"),
         .target(name: "TestSupport", dependencies: [core], path: "Tests/TestSupport"),
         .testTarget(name: "CAMCoreTests", dependencies: [core, "TestSupport"], path: "Tests/CAMCoreTests", exclude: ["Image/Fixtures"]),
         .testTarget(name: "ONNXImporterTests", dependencies: [core, "TestSupport", "ONNXFormat"], path: "Tests/ONNXImporterTests", exclude: ["conformance-allowlist.txt"]),
+        .testTarget(name: "KerasImporterTests", dependencies: [core, "TestSupport", "KerasFormat"], path: "Tests/KerasImporterTests",
+                    exclude: ["Fixtures"]),
         .testTarget(name: "CAMMethodTests", dependencies: [core, "TestSupport"], path: "Tests/CAMMethodTests"),
         .testTarget(name: "CLITests", dependencies: [core, "TestSupport"], path: "Tests/CLITests"),
     ] + plugins.map(\.1)
