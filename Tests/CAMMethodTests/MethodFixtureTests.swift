@@ -125,3 +125,21 @@ struct MethodFixtureTests {
         }
     }
 }
+
+/// SobelCAM against upstream's `sobel_cam` on the fixtures' pictures (uint8, ±1).
+@Suite("SobelCAM matches sobel_cam")
+struct SobelCAMTests {
+    @Test(arguments: MethodFixtureTests.fixtures)
+    func sobel(_ fixture: String) throws {
+        guard Fixtures.path("\(fixture)/sobel_cam.npy") != nil, let modelPath = Fixtures.path("\(fixture)/model.onnx") else { return }
+        Fixtures.loadPlugins()
+        let rgb = try Fixtures.npy("\(fixture)/rgb224_uint8.npy")
+        let (n, h, w) = (rgb.shape[0], rgb.shape[1], rgb.shape[2])
+        let pictures = try (0..<n).map { i in try RGBImage(width: w, height: h, pixels: rgb.batchItem(i).toFloats().map { UInt8($0) }) }
+        var request = CAMRequest(method: try PluginRegistry.shared.method(named: "sobelcam"), targetLayers: [])
+        request.pictures = pictures
+        let result = try CAMExplainer(model: try Model.load(path: modelPath)).explain(try Fixtures.npy("\(fixture)/input.npy"), request)
+        let reference = try Fixtures.npy("\(fixture)/sobel_cam.npy")
+        #expect(Compare.maxAbs(result.layerMaps[0].raw, reference) <= 1)
+    }
+}

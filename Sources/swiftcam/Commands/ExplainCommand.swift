@@ -127,6 +127,7 @@ struct ExplainCommand: ParsableCommand {
                                  eigenSmooth: eigenSmooth, augSmooth: augSmooth)
         let progress = quiet ? nil : TerminalProgress()
         request.progress = progress
+        request.pictures = batch.images
         defer { progress?.finish() }
         let explainer = CAMExplainer(model: model)
         let result = try explainer.explain(batch.tensor, request)

@@ -57,6 +57,8 @@ public final class CAMContext: @unchecked Sendable {
     }
 
     public var batchSize: Int { input.shape[0] }
+    /// The pictures the batch was made from, when it was made from pictures.
+    public var pictures: [RGBImage]? { request.pictures }
     /// The input's spatial size.
     public var inputSize: (height: Int, width: Int) { model.imageSize(of: input) }
 

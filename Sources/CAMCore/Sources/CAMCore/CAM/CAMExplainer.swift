@@ -19,6 +19,9 @@ public struct CAMRequest: Sendable {
     public var augSmooth: Bool
     /// Where long methods report progress (nil: silent).
     public var progress: (any ProgressSink)?
+    /// The pictures the batch was made from, as the model saw them (after resizing), when the
+    /// input came from pictures: methods that work on pixels (SobelCAM) use them.
+    public var pictures: [RGBImage]?
 
     public init(method: any CAMMethod, targetLayers: [String], targetFactory: (any TargetFactory)? = nil,
                 categories: [Int?] = [], targetOptions: [String: String] = [:], targets: [any Target]? = nil,
