@@ -20,6 +20,7 @@ func plugin(_ name: String, product: String, path: String, dependencies: [Target
 let plugins = [
     plugin("ONNXImporterPlugin", product: "swiftcam-onnx", path: "Plugins/ONNXImporter/Importer", dependencies: ["ONNXFormat"]),
     plugin("GradCAMPlugin", product: "swiftcam-gradcam", path: "Plugins/GradCAM"),
+    plugin("TransformerReshapesPlugin", product: "swiftcam-transformers", path: "Plugins/TransformerReshapes"),
 ]
 
 let package = Package(

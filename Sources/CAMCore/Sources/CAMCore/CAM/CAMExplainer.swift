@@ -83,8 +83,9 @@ public final class CAMExplainer: @unchecked Sendable {
         for (k, name) in request.targetLayers.enumerated() {
             var a = activations[k], g = gradients[k]
             if let r = request.reshape {
-                a = try r.apply(a, inputSize: size, options: request.reshapeOptions)
-                g = try g.map { try r.apply($0, inputSize: size, options: request.reshapeOptions) }
+                let rc = ReshapeContext(model: model, layer: layerIDs[k], layerName: name, inputSize: size, options: request.reshapeOptions)
+                a = try r.apply(a, context: rc)
+                g = try g.map { try r.apply($0, context: rc) }
             }
             guard a.rank == 4 else {
                 throw CAMError(.usage, "target layer '\(name)' has shape \(a.shape); CAM methods need (N, C, h, w) — pick a convolutional layer or give a reshape transform (e.g. --reshape vit)")
