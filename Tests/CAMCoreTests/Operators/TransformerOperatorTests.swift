@@ -123,6 +123,50 @@ struct TransformerOperatorTests {
         }
     }
 
+    // MARK: GELU fusion
+
+    /// The exact GELU as exporters write it, in one of its spellings.
+    func erfGELU(_ form: Int) throws -> (Graph, x: ValueID, y: ValueID, erf: ValueID) {
+        var g = Graph()
+        let x = try g.addValue("x")
+        g.inputs = [x]
+        let half = g.addConstant("half", Tensor(scalar: 0.5)), one = g.addConstant("one", Tensor(scalar: 1))
+        let names = ["scaled", "erf", "plus", "prod", "y"]
+        var v: [String: ValueID] = [:]
+        for n in names { v[n] = try g.addValue(n) }
+        let scaleNode = form == 1
+            ? Node(name: "scale", op: Binary(.mul), inputs: [x, g.addConstant("inv_sqrt2", Tensor(scalar: 0.70710678))], outputs: [v["scaled"]!])
+            : Node(name: "scale", op: Binary(.div), inputs: [x, g.addConstant("sqrt2", Tensor(scalar: 1.4142135))], outputs: [v["scaled"]!])
+        g.nodes = [
+            scaleNode,
+            Node(name: "erf", op: Unary(.erf), inputs: [v["scaled"]!], outputs: [v["erf"]!]),
+            Node(name: "plus", op: Binary(.add), inputs: form == 2 ? [one, v["erf"]!] : [v["erf"]!, one], outputs: [v["plus"]!]),
+        ]
+        if form == 2 {
+            // 0.5 · x first, then times (1 + erf).
+            g.nodes += [Node(name: "half", op: Binary(.mul), inputs: [half, x], outputs: [v["prod"]!]),
+                        Node(name: "mul", op: Binary(.mul), inputs: [v["plus"]!, v["prod"]!], outputs: [v["y"]!])]
+        } else {
+            g.nodes += [Node(name: "mul", op: Binary(.mul), inputs: [x, v["plus"]!], outputs: [v["prod"]!]),
+                        Node(name: "half", op: Binary(.mul), inputs: [v["prod"]!, half], outputs: [v["y"]!])]
+        }
+        g.outputs = [v["y"]!]
+        return (g, x, v["y"]!, v["erf"]!)
+    }
+
+    @Test("the exact GELU's five nodes become one", arguments: [0, 1, 2])
+    func geluFusion(_ form: Int) throws {
+        let (g, x, y, erf) = try erfGELU(form)
+        let fused = GraphOptimizer.optimize(g, protected: [y])
+        #expect(fused.nodes.count == 1 && (fused.nodes[0].op as? Unary)?.function == .gelu)
+        var rng = SplitMix(seed: 36)
+        let input = rng.tensor([3, 7], -4, 4)
+        let reference = try Executor(g).evaluate([x: input], fetch: [y])[0]
+        #expect(Compare.maxAbs(try Executor(fused).evaluate([x: input], fetch: [y])[0], reference) < 1e-6)
+        // A requested intermediate keeps the nodes as they are.
+        #expect(GraphOptimizer.optimize(g, protected: [y, erf]).nodes.count == 5)
+    }
+
     // MARK: Tile
 
     @Test func tile() throws {
