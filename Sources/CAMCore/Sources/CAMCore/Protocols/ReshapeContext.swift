@@ -1,7 +1,7 @@
 /// What a `ReshapeTransform` may know about the tensor it reshapes, besides its shape: the
 /// model and the target layer it comes from, the model input's spatial size, and the options
 /// the user gave after the transform's name (`--reshape vit:14x14` → `"14x14"`).
-public struct ReshapeContext: @unchecked Sendable {
+public struct ReshapeContext: Sendable {
     /// The model (nil when a transform is applied to tensors that come from no model).
     public let model: Model?
     /// The target layer's value in `model.graph`, if known.
