@@ -40,6 +40,7 @@ let plugins = [
     plugin("KPCACAMPlugin", product: "swiftcam-kpcacam", path: "Plugins/KPCACAM"),
     plugin("SobelCAMPlugin", product: "swiftcam-sobelcam", path: "Plugins/SobelCAM"),
     plugin("KerasImporterPlugin", product: "swiftcam-keras", path: "Plugins/KerasImporter/Importer", dependencies: ["KerasFormat"]),
+    plugin("TransformerReshapesPlugin", product: "swiftcam-transformers", path: "Plugins/TransformerReshapes"),
 ]
 
 let package = Package(

@@ -18,7 +18,7 @@ struct MethodFixtureTests {
         var description: String { "\(method) → \(reference) on \(fixture)" }
     }
 
-    static let fixtures = ["torch/resnet18", "real/efficientnet_lite0"]
+    static let fixtures = ["torch/resnet18", "real/efficientnet_lite0", "torch/deit_tiny_patch16_224"]
     static let methods: [(method: String, reference: String, eigen: Bool, aug: Bool)] = [
         ("gradcam", "GradCAM_eigen_smooth", true, false),
         ("gradcam", "GradCAM_aug_smooth", false, true),
@@ -56,8 +56,10 @@ struct MethodFixtureTests {
         let model = try Model.load(path: modelPath)
         let (layer, categories, _) = try manifest(fixture)
         let input = try Fixtures.npy("\(fixture)/input.npy")
+        // A transformer fixture names upstream's vit reshape transform in its manifest.
+        let reshape = ((try manifest(fixture).raw["reshape_transform"] as? String) ?? "none").hasPrefix("vit") ? PluginRegistry.shared.reshape(named: "vit") : nil
         let request = CAMRequest(method: try PluginRegistry.shared.method(named: method), targetLayers: layers ?? [layer],
-                                 categories: categories, options: CAMOptions(options), eigenSmooth: eigenSmooth, augSmooth: augSmooth)
+                                 categories: categories, reshape: reshape, options: CAMOptions(options), eigenSmooth: eigenSmooth, augSmooth: augSmooth)
         return try CAMExplainer(model: model).explain(input, request)
     }
 
@@ -85,7 +87,7 @@ struct MethodFixtureTests {
     }
 
     @Test(arguments: fixtures)
-    func refineCAM(_ fixture: String) throws {
+    func refineCAMOn(_ fixture: String) throws {
         guard Fixtures.path("\(fixture)/RefineCAM.npy") != nil else { return }
         let (_, _, m) = try Self.manifest(fixture)
         let layers = (m["refine_layers"] as? [[String: Any]] ?? []).compactMap { $0["onnx_tensor"] as? String }
@@ -102,7 +104,7 @@ struct MethodFixtureTests {
     /// float32 precision (EfficientNet-Lite0's changes by up to 2 % of its maximum when the input
     /// moves by 1e-6 relative). So each image must match within 1e-3 relative, or within what
     /// the model's own float32 sensitivity allows, measured here with such a perturbation.
-    @Test(arguments: fixtures + ["torch/deit_tiny_patch16_224"])
+    @Test(arguments: fixtures)
     func guidedBackprop(_ fixture: String) throws {
         guard Fixtures.path("\(fixture)/GuidedBackprop.npy") != nil, let modelPath = Fixtures.path("\(fixture)/model.onnx") else { return }
         Fixtures.loadPlugins()

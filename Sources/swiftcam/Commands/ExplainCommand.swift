@@ -18,6 +18,9 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .customLong("target-layer"), help: "A tensor name or module path (e.g. layer4.1); repeat for several layers.")
     var targetLayers: [String] = []
 
+    @Option(name: .long, help: ReshapeOption.help)
+    var reshape: String?
+
     @Option(name: .long, help: "Target category per image, in order (default: each image's top class).")
     var category: [Int] = []
 
@@ -76,6 +79,7 @@ struct ExplainCommand: ParsableCommand {
         guard (0...1).contains(imageWeight) else { throw ValidationError("--image-weight must be in [0, 1], got \(imageWeight)") }
         guard Colormap(rawValue: colormap) != nil else { throw ValidationError("--colormap must be one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))") }
         guard ["png", "jpg", "jpeg"].contains(overlayFormat) else { throw ValidationError("--overlay-format must be png or jpg") }
+        try ReshapeOption.validate(reshape)
         if category.contains(where: { $0 < 0 }) { throw ValidationError("--category values must be non-negative") }
         if outputDir == nil && npy == nil && logits == nil {
             throw ValidationError("nothing to write: give --output-dir, --npy and/or --logits")
@@ -116,6 +120,7 @@ struct ExplainCommand: ParsableCommand {
         }
         let guidedMethod = guided ? try registry.method(named: "guidedbackprop") : nil
         let options = try parsedMethodOptions()
+        let (reshapeTransform, reshapeOptions) = try ReshapeOption.resolve(reshape)
         let model = try modelOptions.load()
         let batch = try input.prepare(for: model, imageBatch: true)
         let n = batch.tensor.shape[0]
@@ -123,8 +128,8 @@ struct ExplainCommand: ParsableCommand {
             throw CAMError(.usage, "\(category.count) --category values for \(n) images; give one per image, in order")
         }
         var request = CAMRequest(method: cam, targetLayers: targetLayers, targetFactory: targetFactory,
-                                 categories: category.map { Optional($0) }, options: options,
-                                 eigenSmooth: eigenSmooth, augSmooth: augSmooth)
+                                 categories: category.map { Optional($0) }, reshape: reshapeTransform, reshapeOptions: reshapeOptions,
+                                 options: options, eigenSmooth: eigenSmooth, augSmooth: augSmooth)
         let progress = quiet ? nil : TerminalProgress()
         request.progress = progress
         request.pictures = batch.images
