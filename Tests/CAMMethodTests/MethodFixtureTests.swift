@@ -39,6 +39,7 @@ struct MethodFixtureTests {
         ("scorecam", "ScoreCAM_eigen_smooth", true, false),
         ("ablationcam", "AblationCAM", false, false),
         ("kpcacam", "KPCA_CAM", false, false),
+        ("sess", "SESS", false, false),
     ]
     static let cases: [Case] = fixtures.flatMap { f in methods.map { Case(method: $0.method, reference: $0.reference, fixture: f, eigenSmooth: $0.eigen, augSmooth: $0.aug) } }
 
