@@ -333,6 +333,17 @@ static void serve(const char *path) {
     }
 }
 
+/* Present when the process runs under a sanitizer (fuzzing, testing). */
+extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
+/* The reader dies by its own signal if libhdf5 crashes: undo handlers inherited from the
+   parent (a fuzzer's crash handler, a backtracer), so only the parent reacts, by reporting. */
+static void reset_crash_handling(void) {
+    const int signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) signal(signals[i], SIG_DFL);
+    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(0);
+}
+
 int cam_h5_spawn(const char *path, pid_t *pid, int *socket_fd) {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) return -1;
@@ -349,6 +360,7 @@ int cam_h5_spawn(const char *path, pid_t *pid, int *socket_fd) {
         return -1;
     }
     if (child == 0) {
+        reset_crash_handling();
         close(fds[0]);
         child_fd = fds[1];
         serve(copy);
