@@ -1,4 +1,6 @@
 #include "CKernels.h"
+#include <stdlib.h>
+#include <string.h>
 
 /*
  * Each kernel body is compiled three times — for AVX-512, for AVX2 and for the x86-64
@@ -98,6 +100,10 @@ static int ck_level(void) {
 #else
         level = 0;
 #endif
+        /* SWIFTCAM_KERNELS=baseline|avx2 lowers the choice (to test what other CPUs compute). */
+        const char *forced = getenv("SWIFTCAM_KERNELS");
+        if (forced && strcmp(forced, "baseline") == 0) level = 0;
+        else if (forced && strcmp(forced, "avx2") == 0 && level > 1) level = 1;
     }
     return level;
 }

@@ -1,0 +1,33 @@
+import CAMCore
+import Foundation
+import Testing
+import TestSupport
+
+/// Every input in `Fuzz/hdf5-crashes/` crashes libhdf5 itself. SwiftCAM reads HDF5 in a child
+/// process, so each must come back as one clear error naming the file, never as a crash here.
+@Suite("Keras: inputs that crash libhdf5")
+struct HDF5CrashRegressionTests {
+    static let folder = Fixtures.repositoryRoot.appendingPathComponent("Fuzz/hdf5-crashes")
+
+    static var inputs: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasPrefix("crash-") }.sorted()
+    }
+
+    @Test func theFolderHoldsTheDocumentedInputs() {
+        #expect(Self.inputs.count >= 16, "expected the crash inputs listed in Fuzz/hdf5-crashes.md")
+    }
+
+    @Test(arguments: inputs)
+    func failsWithAnErrorNamingTheFile(_ name: String) throws {
+        Fixtures.loadPlugins()
+        let path = Self.folder.appendingPathComponent(name).path
+        do {
+            _ = try Model.load(path: path, loader: "keras")
+            Issue.record("\(name) loaded, but it is expected to be malformed")
+        } catch let e as CAMError {
+            #expect(e.message.contains(name), "“\(e.message)” does not name the file")
+            #expect(!e.message.contains("\n"), "one line: \(e.message)")
+        }
+    }
+}
