@@ -39,6 +39,11 @@ let plugins = [
     plugin("AblationCAMPlugin", product: "swiftcam-ablationcam", path: "Plugins/AblationCAM"),
     plugin("KPCACAMPlugin", product: "swiftcam-kpcacam", path: "Plugins/KPCACAM"),
     plugin("KerasImporterPlugin", product: "swiftcam-keras", path: "Plugins/KerasImporter/Importer", dependencies: ["KerasFormat"]),
+    // CAM quality metrics (issue 9): grouped as upstream's modules are; each metric registered by name.
+    plugin("ConfidenceMetricsPlugin", product: "swiftcam-confidence-metrics", path: "Plugins/ConfidenceMetrics"),
+    plugin("PerturbationMetricsPlugin", product: "swiftcam-perturbation-metrics", path: "Plugins/PerturbationMetrics"),
+    plugin("ROADMetricsPlugin", product: "swiftcam-road-metrics", path: "Plugins/ROADMetrics"),
+    plugin("ARCCMetricsPlugin", product: "swiftcam-arcc-metrics", path: "Plugins/ARCCMetrics"),
 ]
 
 let package = Package(
@@ -73,6 +78,7 @@ let package = Package(
         .testTarget(name: "KerasImporterTests", dependencies: [core, "TestSupport", "KerasFormat"], path: "Tests/KerasImporterTests",
                     exclude: ["Fixtures"]),
         .testTarget(name: "CAMMethodTests", dependencies: [core, "TestSupport"], path: "Tests/CAMMethodTests"),
+        .testTarget(name: "MetricTests", dependencies: [core, "TestSupport"], path: "Tests/MetricTests"),
         .testTarget(name: "CLITests", dependencies: [core, "TestSupport"], path: "Tests/CLITests"),
     ] + plugins.map(\.1)
 )

@@ -11,6 +11,7 @@ struct ExplainCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var input: InputOptions
+    @OptionGroup(title: "Metrics") var metricOptions: MetricOptions
 
     @Option(name: .long, help: "The CAM method (a plugin name; see `swiftcam plugins`).")
     var method: String = "gradcam"
@@ -77,8 +78,8 @@ struct ExplainCommand: ParsableCommand {
         guard Colormap(rawValue: colormap) != nil else { throw ValidationError("--colormap must be one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))") }
         guard ["png", "jpg", "jpeg"].contains(overlayFormat) else { throw ValidationError("--overlay-format must be png or jpg") }
         if category.contains(where: { $0 < 0 }) { throw ValidationError("--category values must be non-negative") }
-        if outputDir == nil && npy == nil && logits == nil {
-            throw ValidationError("nothing to write: give --output-dir, --npy and/or --logits")
+        if outputDir == nil && npy == nil && logits == nil && !metricOptions.isActive {
+            throw ValidationError("nothing to write: give --output-dir, --npy, --logits and/or --metrics")
         }
         if guided && outputDir == nil { throw ValidationError("--guided writes images: give --output-dir") }
         _ = try parsedMethodOptions()
@@ -116,6 +117,7 @@ struct ExplainCommand: ParsableCommand {
         }
         let guidedMethod = guided ? try registry.method(named: "guidedbackprop") : nil
         let options = try parsedMethodOptions()
+        let metrics = try metricOptions.resolve()
         let model = try modelOptions.load()
         let batch = try input.prepare(for: model, imageBatch: true)
         let n = batch.tensor.shape[0]
@@ -141,8 +143,11 @@ struct ExplainCommand: ParsableCommand {
             guidedResult = try explainer.explain(batch.tensor, g)
         }
 
+        let metricScores = metrics.isEmpty ? [] : try metricOptions.evaluate(metrics, model: model, input: batch.tensor, result: result, request: request)
+
         // Everything is computed and encoded first; then every file is written atomically.
         var files: [(path: String, data: Data)] = []
+        if let path = metricOptions.metricsJSON { files.append((path, MetricReport.json(metricScores))) }
         if let npy { files.append((npy, NPY.encode(result.maps ?? result.attribution!))) }
         if let logits { files.append((logits, NPY.encode(result.outputs[0]))) }
         var imagesPerItem = [[String]](repeating: [], count: n)
@@ -170,7 +175,8 @@ struct ExplainCommand: ParsableCommand {
             let label = cls.flatMap { labels?.name($0) }.map { " “\($0)”" } ?? ""
             print("\(batch.names[i]): \(cam.name) for \(target)\(label)" + (imagesPerItem[i].isEmpty ? "" : " → \(imagesPerItem[i].joined(separator: ", "))"))
         }
-        for path in [npy, logits].compactMap({ $0 }) { print("wrote \(path)") }
+        for line in MetricOptions.lines(names: batch.names, metricScores) where !metricScores.isEmpty { print(line) }
+        for path in [npy, logits, metricOptions.metricsJSON].compactMap({ $0 }) { print("wrote \(path)") }
     }
 
     /// The pictures written for batch item `i`: the overlay (or, for pixel attributions, the
