@@ -44,6 +44,8 @@ let plugins = [
     plugin("PerturbationMetricsPlugin", product: "swiftcam-perturbation-metrics", path: "Plugins/PerturbationMetrics"),
     plugin("ROADMetricsPlugin", product: "swiftcam-road-metrics", path: "Plugins/ROADMetrics"),
     plugin("ARCCMetricsPlugin", product: "swiftcam-arcc-metrics", path: "Plugins/ARCCMetrics"),
+    // Deep feature factorization: NMF of a layer's activations (sklearn's coordinate descent).
+    plugin("DFFPlugin", product: "swiftcam-dff", path: "Plugins/DFF"),
 ]
 
 let package = Package(
@@ -79,6 +81,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "CAMMethodTests", dependencies: [core, "TestSupport"], path: "Tests/CAMMethodTests"),
         .testTarget(name: "MetricTests", dependencies: [core, "TestSupport"], path: "Tests/MetricTests"),
+        .testTarget(name: "DFFTests", dependencies: [core, "TestSupport"], path: "Tests/DFFTests", exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: [core, "TestSupport"], path: "Tests/CLITests"),
     ] + plugins.map(\.1)
 )
