@@ -38,6 +38,8 @@ let plugins = [
     plugin("ScoreCAMPlugin", product: "swiftcam-scorecam", path: "Plugins/ScoreCAM"),
     plugin("AblationCAMPlugin", product: "swiftcam-ablationcam", path: "Plugins/AblationCAM"),
     plugin("KPCACAMPlugin", product: "swiftcam-kpcacam", path: "Plugins/KPCACAM"),
+    plugin("SobelCAMPlugin", product: "swiftcam-sobelcam", path: "Plugins/SobelCAM"),
+    plugin("SESSPlugin", product: "swiftcam-sess", path: "Plugins/SESS"),
     plugin("KerasImporterPlugin", product: "swiftcam-keras", path: "Plugins/KerasImporter/Importer", dependencies: ["KerasFormat"]),
     // CAM quality metrics (issue 9): grouped as upstream's modules are; each metric registered by name.
     plugin("ConfidenceMetricsPlugin", product: "swiftcam-confidence-metrics", path: "Plugins/ConfidenceMetrics"),
@@ -46,6 +48,7 @@ let plugins = [
     plugin("ARCCMetricsPlugin", product: "swiftcam-arcc-metrics", path: "Plugins/ARCCMetrics"),
     // Deep feature factorization: NMF of a layer's activations (sklearn's coordinate descent).
     plugin("DFFPlugin", product: "swiftcam-dff", path: "Plugins/DFF"),
+    plugin("TransformerReshapesPlugin", product: "swiftcam-transformers", path: "Plugins/TransformerReshapes"),
 ]
 
 let package = Package(

@@ -18,7 +18,7 @@ struct MethodFixtureTests {
         var description: String { "\(method) → \(reference) on \(fixture)" }
     }
 
-    static let fixtures = ["torch/resnet18", "real/efficientnet_lite0"]
+    static let fixtures = ["torch/resnet18", "real/efficientnet_lite0", "torch/deit_tiny_patch16_224"]
     static let methods: [(method: String, reference: String, eigen: Bool, aug: Bool)] = [
         ("gradcam", "GradCAM_eigen_smooth", true, false),
         ("gradcam", "GradCAM_aug_smooth", false, true),
@@ -39,6 +39,7 @@ struct MethodFixtureTests {
         ("scorecam", "ScoreCAM_eigen_smooth", true, false),
         ("ablationcam", "AblationCAM", false, false),
         ("kpcacam", "KPCA_CAM", false, false),
+        ("sess", "SESS", false, false),
     ]
     static let cases: [Case] = fixtures.flatMap { f in methods.map { Case(method: $0.method, reference: $0.reference, fixture: f, eigenSmooth: $0.eigen, augSmooth: $0.aug) } }
 
@@ -56,8 +57,10 @@ struct MethodFixtureTests {
         let model = try Model.load(path: modelPath)
         let (layer, categories, _) = try manifest(fixture)
         let input = try Fixtures.npy("\(fixture)/input.npy")
+        // A transformer fixture names upstream's vit reshape transform in its manifest.
+        let reshape = ((try manifest(fixture).raw["reshape_transform"] as? String) ?? "none").hasPrefix("vit") ? PluginRegistry.shared.reshape(named: "vit") : nil
         let request = CAMRequest(method: try PluginRegistry.shared.method(named: method), targetLayers: layers ?? [layer],
-                                 categories: categories, options: CAMOptions(options), eigenSmooth: eigenSmooth, augSmooth: augSmooth)
+                                 categories: categories, reshape: reshape, options: CAMOptions(options), eigenSmooth: eigenSmooth, augSmooth: augSmooth)
         return try CAMExplainer(model: model).explain(input, request)
     }
 
@@ -85,7 +88,7 @@ struct MethodFixtureTests {
     }
 
     @Test(arguments: fixtures)
-    func refineCAM(_ fixture: String) throws {
+    func refineCAMOn(_ fixture: String) throws {
         guard Fixtures.path("\(fixture)/RefineCAM.npy") != nil else { return }
         let (_, _, m) = try Self.manifest(fixture)
         let layers = (m["refine_layers"] as? [[String: Any]] ?? []).compactMap { $0["onnx_tensor"] as? String }
@@ -102,7 +105,7 @@ struct MethodFixtureTests {
     /// float32 precision (EfficientNet-Lite0's changes by up to 2 % of its maximum when the input
     /// moves by 1e-6 relative). So each image must match within 1e-3 relative, or within what
     /// the model's own float32 sensitivity allows, measured here with such a perturbation.
-    @Test(arguments: fixtures + ["torch/deit_tiny_patch16_224"])
+    @Test(arguments: fixtures)
     func guidedBackprop(_ fixture: String) throws {
         guard Fixtures.path("\(fixture)/GuidedBackprop.npy") != nil, let modelPath = Fixtures.path("\(fixture)/model.onnx") else { return }
         Fixtures.loadPlugins()
@@ -123,5 +126,23 @@ struct MethodFixtureTests {
             let sensitivity = Compare.maxAbs(gb.batchItem(i), gbNudged.batchItem(i)) / ref.toFloats().map(abs).max()!
             #expect(error <= Swift.max(1e-3, sensitivity), "image \(i): relative error \(error), float32 sensitivity \(sensitivity)")
         }
+    }
+}
+
+/// SobelCAM against upstream's `sobel_cam` on the fixtures' pictures (uint8, ±1).
+@Suite("SobelCAM matches sobel_cam")
+struct SobelCAMTests {
+    @Test(arguments: MethodFixtureTests.fixtures)
+    func sobel(_ fixture: String) throws {
+        guard Fixtures.path("\(fixture)/sobel_cam.npy") != nil, let modelPath = Fixtures.path("\(fixture)/model.onnx") else { return }
+        Fixtures.loadPlugins()
+        let rgb = try Fixtures.npy("\(fixture)/rgb224_uint8.npy")
+        let (n, h, w) = (rgb.shape[0], rgb.shape[1], rgb.shape[2])
+        let pictures = try (0..<n).map { i in try RGBImage(width: w, height: h, pixels: rgb.batchItem(i).toFloats().map { UInt8($0) }) }
+        var request = CAMRequest(method: try PluginRegistry.shared.method(named: "sobelcam"), targetLayers: [])
+        request.pictures = pictures
+        let result = try CAMExplainer(model: try Model.load(path: modelPath)).explain(try Fixtures.npy("\(fixture)/input.npy"), request)
+        let reference = try Fixtures.npy("\(fixture)/sobel_cam.npy")
+        #expect(Compare.maxAbs(result.layerMaps[0].raw, reference) <= 1)
     }
 }

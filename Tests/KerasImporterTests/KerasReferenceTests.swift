@@ -133,7 +133,8 @@ struct KerasMethodTests {
         let input = try Fixtures.npy("keras/small_cnn/input.npy")
         let names = PluginRegistry.shared.methodNames
         #expect(names.contains("gradcam"))
-        for name in names {
+        // sobelcam reads pictures, not tensors; it has its own test.
+        for name in names where name != "sobelcam" {
             let method = try PluginRegistry.shared.method(named: name)
             do {
                 let result = try CAMExplainer(model: model).explain(input, CAMRequest(method: method, targetLayers: ["relu2"], categories: [3, 7]))

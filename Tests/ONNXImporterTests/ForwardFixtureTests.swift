@@ -5,7 +5,7 @@ import TestSupport
 /// The forward pass against onnxruntime's logits on the reference models.
 @Suite("Forward pass matches onnxruntime")
 struct ForwardFixtureTests {
-    @Test("logits within 1e-4, whole batch and each image alone", arguments: ["torch/resnet18", "real/efficientnet_lite0"])
+    @Test("logits within 1e-4, whole batch and each image alone", arguments: ["torch/resnet18", "real/efficientnet_lite0", "torch/deit_tiny_patch16_224"])
     func logits(_ fixture: String) throws {
         guard let modelPath = Fixtures.path("\(fixture)/model.onnx") else { return }
         Fixtures.loadPlugins()

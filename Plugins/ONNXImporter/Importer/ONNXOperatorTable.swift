@@ -184,6 +184,17 @@ enum ONNXOperatorTable {
             try c.expectInputs(1)
             c.emit(AveragePool(try window(c), countIncludePad: try c.bool("count_include_pad", false)), into: &g)
         },
+        "LayerNormalization": { c, g in
+            // Opset 17. Y, Mean and InvStdDev are always computed (the VJP reads the last two);
+            // outputs the model omits get fresh values. stash_type only sets the precision of
+            // the statistics, which SwiftCAM computes in float32 (stash_type 1, the default).
+            try c.expectInputs(2, 3)
+            try c.expectOutputs(3)
+            var outs = c.outputs
+            while outs.count < 3 { outs.append(g.addFreshValue("\(c.node.name)_unused_output")) }
+            g.nodes.append(Node(name: c.node.name, op: LayerNormalization(axis: try c.int("axis", -1), epsilon: try c.float("epsilon", 1e-5)),
+                                inputs: c.inputs, outputs: outs))
+        },
         "GlobalAveragePool": { c, g in try c.expectInputs(1); c.emit(GlobalPool(.average), into: &g) },
         "GlobalMaxPool": { c, g in try c.expectInputs(1); c.emit(GlobalPool(.max), into: &g) },
 
@@ -272,6 +283,13 @@ enum ONNXOperatorTable {
         },
         "Range": { c, g in try c.expectInputs(3); c.emit(Arange(), into: &g) },
         "Expand": { c, g in try c.expectInputs(2); c.emit(Expand(), into: &g) },
+        "Tile": { c, g in
+            if c.opset < 6 {
+                throw CAMError(.unsupported, "Tile before opset 6 (tiles and axis inputs) is not supported; re-export at opset ≥ 6")
+            }
+            try c.expectInputs(2)
+            c.emit(Tile(), into: &g)
+        },
         "Pad": { c, g in
             let mode = try c.string("mode", "constant")
             guard let m = Pad.Mode(rawValue: mode) else { throw CAMError(.unsupported, "Pad mode '\(mode)' is not supported") }

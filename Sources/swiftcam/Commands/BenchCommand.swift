@@ -16,6 +16,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("target-layer"), help: "Target layer for the CAM methods.")
     var targetLayer: String?
 
+    @Option(name: .long, help: ReshapeOption.help)
+    var reshape: String?
+
     @Option(name: .long, help: "Input size HxW (default: the model's declared size, else 224x224).")
     var size: String?
 
@@ -35,10 +38,12 @@ struct BenchCommand: ParsableCommand {
         if batch.contains(where: { $0 < 1 }) { throw ValidationError("--batch sizes must be positive") }
         if repetitions < 1 || warmup < 0 { throw ValidationError("--repetitions must be ≥ 1 and --warmup ≥ 0") }
         if let size { _ = try InputOptions.parseSize(size, flag: "--size") }
+        try ReshapeOption.validate(reshape)
     }
 
     func run() throws {
         let model = try modelOptions.load()
+        let (reshapeTransform, reshapeOptions) = try ReshapeOption.resolve(reshape)
         let (h, w) = try size.map { try InputOptions.parseSize($0, flag: "--size") } ?? model.declaredInputSize.map { ($0.height, $0.width) } ?? (224, 224)
         print("threads: \(Runtime.threadCount), OpenBLAS kernels: \(Runtime.blasCore)")
         let square = measureSGEMM(m: 1024, n: 1024, k: 1024)
@@ -57,7 +62,7 @@ struct BenchCommand: ParsableCommand {
             for name in method {
                 let cam = try PluginRegistry.shared.method(named: name)
                 let explainer = CAMExplainer(model: model)
-                let request = CAMRequest(method: cam, targetLayers: [targetLayer])
+                let request = CAMRequest(method: cam, targetLayers: [targetLayer], reshape: reshapeTransform, reshapeOptions: reshapeOptions)
                 let t = try time { _ = try explainer.explain(x, request) }
                 print(String(format: "%-9@ batch %2d: %8.2f ms/image", name, n, t * 1000 / Double(n)))
             }

@@ -16,8 +16,11 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .long, help: "The CAM method (a plugin name; see `swiftcam plugins`).")
     var method: String = "gradcam"
 
-    @Option(name: .customLong("target-layer"), help: "A tensor name or module path (e.g. layer4.1); repeat for several layers.")
+    @Option(name: .customLong("target-layer"), help: "A tensor name or module path (e.g. layer4.1); repeat for several layers (default: the model card's, else the last spatial map before global pooling).")
     var targetLayers: [String] = []
+
+    @Option(name: .long, help: ReshapeOption.help)
+    var reshape: String?
 
     @Option(name: .long, help: "Target category per image, in order (default: each image's top class).")
     var category: [Int] = []
@@ -77,6 +80,7 @@ struct ExplainCommand: ParsableCommand {
         guard (0...1).contains(imageWeight) else { throw ValidationError("--image-weight must be in [0, 1], got \(imageWeight)") }
         guard Colormap(rawValue: colormap) != nil else { throw ValidationError("--colormap must be one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))") }
         guard ["png", "jpg", "jpeg"].contains(overlayFormat) else { throw ValidationError("--overlay-format must be png or jpg") }
+        try ReshapeOption.validate(reshape)
         if category.contains(where: { $0 < 0 }) { throw ValidationError("--category values must be non-negative") }
         if outputDir == nil && npy == nil && logits == nil && !metricOptions.isActive {
             throw ValidationError("nothing to write: give --output-dir, --npy, --logits and/or --metrics")
@@ -118,17 +122,32 @@ struct ExplainCommand: ParsableCommand {
         let guidedMethod = guided ? try registry.method(named: "guidedbackprop") : nil
         let options = try parsedMethodOptions()
         let metrics = try metricOptions.resolve()
+        let (reshapeTransform, reshapeOptions) = try ReshapeOption.resolve(reshape)
         let model = try modelOptions.load()
-        let batch = try input.prepare(for: model, imageBatch: true)
+        let card = try modelOptions.card()
+        let batch = try input.prepare(for: model, imageBatch: true, card: card)
         let n = batch.tensor.shape[0]
         guard category.isEmpty || category.count == n else {
             throw CAMError(.usage, "\(category.count) --category values for \(n) images; give one per image, in order")
         }
-        var request = CAMRequest(method: cam, targetLayers: targetLayers, targetFactory: targetFactory,
-                                 categories: category.map { Optional($0) }, options: options,
-                                 eigenSmooth: eigenSmooth, augSmooth: augSmooth)
+        // No --target-layer: the model card's, else the last spatial map before global pooling.
+        var layers = targetLayers
+        let usesLayers = try cam.requirements(options: options).usesTargetLayers
+        if layers.isEmpty && usesLayers {
+            if let fromCard = card?.targetLayer {
+                layers = [fromCard]
+            } else {
+                let id = try LayerDiscovery.defaultLayer(model, sample: batch.tensor.batchSlice(0..<1))
+                layers = [model.graph.name(of: id)]
+                Diagnostics.note("target layer: \(layers[0]) (the last spatial map before pooling; --target-layer to choose another)")
+            }
+        }
+        var request = CAMRequest(method: cam, targetLayers: layers, targetFactory: targetFactory,
+                                 categories: category.map { Optional($0) }, reshape: reshapeTransform, reshapeOptions: reshapeOptions,
+                                 options: options, eigenSmooth: eigenSmooth, augSmooth: augSmooth)
         let progress = quiet ? nil : TerminalProgress()
         request.progress = progress
+        request.pictures = batch.images
         defer { progress?.finish() }
         let explainer = CAMExplainer(model: model)
         let result = try explainer.explain(batch.tensor, request)
@@ -168,7 +187,7 @@ struct ExplainCommand: ParsableCommand {
         }
         for f in files { try AtomicFile.write(f.data, to: f.path) }
 
-        let labels = try Labels.find(explicit: modelOptions.labels, modelPath: modelOptions.model)
+        let labels = try Labels.find(explicit: modelOptions.labels, modelPath: modelOptions.model, card: card)
         for i in 0..<n {
             let target = result.targets[i].description
             let cls = (result.targets[i] as? ClassifierOutputTarget)?.category ?? (result.targets[i] as? ClassifierOutputSoftmaxTarget)?.category
@@ -202,7 +221,7 @@ struct ExplainCommand: ParsableCommand {
     func denormalized(_ batch: Tensor, index: Int, layout: Graph.ImageLayout) throws -> RGBImage {
         let t = layout == .nhwc ? try InputOptions.relayout(batch, to: .nchw) : batch
         let (c, h, w) = (t.shape[1], t.shape[2], t.shape[3])
-        let p = try input.preprocessing(declared: (h, w))
+        let p = try input.preprocessing(declared: (h, w), card: try modelOptions.card()?.preprocessing)
         var mean: [Float] = [0, 0, 0], std: [Float] = [1, 1, 1], scale: Float = 255
         switch p.normalization {
         case .unitScale(let m, let s): mean = m; std = s

@@ -5,9 +5,11 @@ import Foundation
 struct Labels {
     let names: [String]
 
-    /// `--labels PATH`, else `<model>.labels.txt` or `labels.txt` beside the model.
-    static func find(explicit: String?, modelPath: String) throws -> Labels? {
+    /// `--labels PATH`, else the model card's, else `<model>.labels.txt` or `labels.txt` beside
+    /// the model.
+    static func find(explicit: String?, modelPath: String, card: ModelCard? = nil) throws -> Labels? {
         if let explicit { return try load(explicit) }
+        if let fromCard = card?.labelsPath { return try load(fromCard) }
         let url = URL(fileURLWithPath: modelPath)
         let folder = url.deletingLastPathComponent()
         for candidate in [url.deletingPathExtension().lastPathComponent + ".labels.txt", "labels.txt"] {

@@ -19,6 +19,9 @@ public struct CAMRequest: Sendable {
     public var augSmooth: Bool
     /// Where long methods report progress (nil: silent).
     public var progress: (any ProgressSink)?
+    /// The pictures the batch was made from, as the model saw them (after resizing), when the
+    /// input came from pictures: methods that work on pixels (SobelCAM) use them.
+    public var pictures: [RGBImage]?
 
     public init(method: any CAMMethod, targetLayers: [String], targetFactory: (any TargetFactory)? = nil,
                 categories: [Int?] = [], targetOptions: [String: String] = [:], targets: [any Target]? = nil,
@@ -128,9 +131,10 @@ public final class CAMExplainer: @unchecked Sendable {
         for (name, id) in zip(request.targetLayers, layerIDs) {
             var a = values[id]!, g = needs.layerGradients ? gradients[id] : nil, h = hessianVectorProducts[id]
             if let r = request.reshape {
-                a = try r.apply(a, inputSize: size, options: request.reshapeOptions)
-                g = try g.map { try r.apply($0, inputSize: size, options: request.reshapeOptions) }
-                h = try h.map { try r.apply($0, inputSize: size, options: request.reshapeOptions) }
+                let rc = ReshapeContext(model: model, layer: id, layerName: name, inputSize: size, options: request.reshapeOptions)
+                a = try r.apply(a, context: rc)
+                g = try g.map { try r.apply($0, context: rc) }
+                h = try h.map { try r.apply($0, context: rc) }
             }
             guard a.rank == 4 else {
                 throw CAMError(.usage, "target layer '\(name)' has shape \(a.shape); CAM methods need (N, C, h, w) — pick a convolutional layer or give a reshape transform (e.g. --reshape vit)")

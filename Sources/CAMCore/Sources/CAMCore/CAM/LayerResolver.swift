@@ -11,11 +11,32 @@ public enum LayerResolver {
             if let last = order.last(where: { graph.nodes[$0].name.hasPrefix(prefix) }), let out = graph.nodes[last].outputs.first {
                 return out
             }
+            // Exporters qualify only container indices (`/blocks/blocks.11/norm1/…` for
+            // `blocks.11.norm1`): match the module path rebuilt from the node's scopes.
+            if let last = order.last(where: { modulePath(ofNode: graph.nodes[$0].name).map { $0 == name || $0.hasPrefix(name + ".") } == true }),
+               let out = graph.nodes[last].outputs.first {
+                return out
+            }
         }
         var names: [String] = graph.inputs.map { graph.name(of: $0) }
         for node in graph.nodes { names += node.outputs.map { graph.name(of: $0) } }
         let candidates = closest(to: name, among: names)
         throw CAMError(.usage, "no tensor or module named '\(name)' in the model; closest: \(candidates.joined(separator: ", "))")
+    }
+
+    /// The module path of a node named with scopes as PyTorch's exporter writes them:
+    /// `/blocks/blocks.11/norm1/LayerNormalization` → `blocks.11.norm1` (a scope that already
+    /// starts with the path so far is that path qualified; others are appended).
+    static func modulePath(ofNode name: String) -> String? {
+        guard name.hasPrefix("/") else { return nil }
+        let scopes = name.split(separator: "/").dropLast()
+        guard !scopes.isEmpty else { return nil }
+        var path = ""
+        for scope in scopes {
+            let s = String(scope)
+            path = path.isEmpty ? s : (s.hasPrefix(path + ".") ? s : path + "." + s)
+        }
+        return path
     }
 
     /// The `count` names nearest to `name` by edit distance.

@@ -60,7 +60,9 @@ public final class DeepFeatureFactorization: @unchecked Sendable {
         let head = try conceptHead(request)
         var a = try model.evaluate([input], fetch: [layer])[0]
         let size = model.imageSize(of: input)
-        if let r = request.reshape { a = try r.apply(a, inputSize: size, options: request.reshapeOptions) }
+        if let r = request.reshape {
+            a = try r.apply(a, context: ReshapeContext(model: model, layer: layer, layerName: request.targetLayer, inputSize: size, options: request.reshapeOptions))
+        }
         guard a.rank == 4 else {
             throw CAMError(.usage, "target layer '\(request.targetLayer)' has shape \(a.shape); DFF needs (N, C, h, w) — pick a convolutional layer or give a reshape transform")
         }

@@ -4,7 +4,7 @@
 public enum GraphOptimizer {
     /// All rewrites, in order.
     public static func optimize(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        fuseActivations(foldPaddingIntoConvolutions(graph, protected: protected), protected: protected)
+        fuseActivations(foldPaddingIntoConvolutions(fuseErfGELU(graph, protected: protected), protected: protected), protected: protected)
     }
 
     /// Folds a constant zero `Pad` of the spatial axes into the explicit padding of the `Conv`

@@ -85,16 +85,22 @@ public struct MatMul: Operator {
         let pa = a.floats.baseAddress!, pb = b.floats.baseAddress!, po = out.mutableFloats.baseAddress!
         let aMat = a.shape[a.rank - 2] * a.shape[a.rank - 1], bMat = b.shape[b.rank - 2] * b.shape[b.rank - 1]
         let lda = a.shape[a.rank - 1], ldb = b.shape[b.rank - 1]
-        for i in 0..<count {
-            var rem = i, offA = 0, offB = 0
-            for d in stride(from: batch.count - 1, through: 0, by: -1) {
-                let idx = rem % batch[d]
-                rem /= batch[d]
-                offA += idx * sa[d]
-                offB += idx * sb[d]
+        if batchB.isEmpty && !transposeA && count > 1 {
+            // A stack of matrices times one matrix (a transformer's projections): one GEMM
+            // with the batch folded into the rows.
+            sgemm(transA: false, transB: transposeB, m: count * m, n: n, k: k, a: pa, lda: lda, b: pb, ldb: ldb, c: po, ldc: n)
+        } else {
+            for i in 0..<count {
+                var rem = i, offA = 0, offB = 0
+                for d in stride(from: batch.count - 1, through: 0, by: -1) {
+                    let idx = rem % batch[d]
+                    rem /= batch[d]
+                    offA += idx * sa[d]
+                    offB += idx * sb[d]
+                }
+                sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, a: pa + offA * aMat, lda: lda,
+                      b: pb + offB * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
             }
-            sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, a: pa + offA * aMat, lda: lda,
-                  b: pb + offB * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
         }
         var shape = batch
         if a0.rank != 1 { shape.append(m) }

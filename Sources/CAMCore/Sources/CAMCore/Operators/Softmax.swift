@@ -16,6 +16,33 @@ public struct Softmax: Operator {
         let out = Tensor(uninitialized: x.shape)
         let px = x.floats.baseAddress!, po = out.mutableFloats.baseAddress!
         let isLog = log
+        if inner == 1 && !isLog && n > 0 {
+            // Softmax over contiguous rows (attention scores): unit-stride loops.
+            parallelFor(outer, grain: Swift.max(1, 4096 / n)) { r in
+                for o in r {
+                    let row = px + o * n, dst = po + o * n
+                    // The maximum in 8 lanes (a NaN makes every output NaN below anyway).
+                    var lanes = SIMD8<Float>(repeating: -.infinity)
+                    var j = 0
+                    while j + 8 <= n {
+                        let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+                        lanes.replace(with: v, where: v .> lanes)
+                        j += 8
+                    }
+                    var m = lanes.max()
+                    while j < n { if row[j] > m { m = row[j] }; j += 1 }
+                    var sum: Float = 0
+                    for j in 0..<n {
+                        let e = Foundation.exp(row[j] - m)
+                        dst[j] = e
+                        sum += e
+                    }
+                    let scale = 1 / sum
+                    for j in 0..<n { dst[j] *= scale }
+                }
+            }
+            return [out]
+        }
         parallelFor(outer * inner, grain: 64) { r in
             for idx in r {
                 let o = idx / inner, i = idx % inner
@@ -23,12 +50,19 @@ public struct Softmax: Operator {
                 var m = -Float.infinity
                 for j in 0..<n { m = Swift.max(m, px[base + j * inner]) }
                 var sum: Float = 0
-                for j in 0..<n { sum += Foundation.exp(px[base + j * inner] - m) }
                 if isLog {
+                    for j in 0..<n { sum += Foundation.exp(px[base + j * inner] - m) }
                     let ls = Foundation.log(sum)
                     for j in 0..<n { po[base + j * inner] = px[base + j * inner] - m - ls }
                 } else {
-                    for j in 0..<n { po[base + j * inner] = Foundation.exp(px[base + j * inner] - m) / sum }
+                    // One exp per element: keep them in the output, then scale.
+                    for j in 0..<n {
+                        let e = Foundation.exp(px[base + j * inner] - m)
+                        po[base + j * inner] = e
+                        sum += e
+                    }
+                    let scale = 1 / sum
+                    for j in 0..<n { po[base + j * inner] *= scale }
                 }
             }
         }

@@ -1,0 +1,246 @@
+import Testing
+import CAMCore
+import TestSupport
+
+/// The operators vision-transformer exports use (ViT, DeiT, Swin): VJPs against finite
+/// differences in the forms those graphs contain, LayerNormalization against its decomposed
+/// form, and a second derivative through LayerNormalization.
+@Suite("Transformer operators")
+struct TransformerOperatorTests {
+    let check = GradientCheck()
+
+    // MARK: LayerNormalization
+
+    @Test("LayerNormalization VJP", arguments: [
+        ([2, 3, 5], -1, true), ([2, 3, 5], 1, true), ([2, 3, 5], 0, false), ([4, 6], -1, false), ([2, 2, 3, 2], -2, true),
+    ])
+    func layerNormalization(_ shape: [Int], _ axis: Int, _ withBias: Bool) throws {
+        var rng = SplitMix(seed: 31)
+        let x = rng.tensor(shape, -2, 2)
+        let normalized = Array(shape[(axis < 0 ? axis + shape.count : axis)...])
+        let scale = rng.tensor(normalized, 0.5, 1.5)
+        var inputs = [x, scale]
+        if withBias { inputs.append(rng.tensor(normalized)) }
+        let op = LayerNormalization(axis: axis, epsilon: 1e-5)
+        let all = Array(inputs.indices)
+        // Y with the statistics as outputs (as the ONNX importer builds it) and without (recomputed).
+        #expect(try check.maxError(op, inputs: inputs, check: all, outputIndex: 0, outputs: 3) < 1e-2)
+        #expect(try check.maxError(op, inputs: inputs, check: all, outputIndex: 0, outputs: 1) < 1e-2)
+        // Gradients flowing into the Mean and InvStdDev outputs (a second differentiation needs them).
+        #expect(try check.maxError(op, inputs: inputs, check: [0], outputIndex: 1, outputs: 3) < 1e-2)
+        #expect(try check.maxError(op, inputs: inputs, check: [0], outputIndex: 2, outputs: 3) < 1e-2)
+    }
+
+    @Test func layerNormalizationStatisticsOutputs() throws {
+        let x = Tensor(shape: [2, 4], floats: [1, 2, 3, 4, -1, -1, 1, 1])
+        let out = try LayerNormalization(axis: 1, epsilon: 0).forward([x, Tensor(repeating: 1, shape: [4]), nil])
+        #expect(out[1].shape == [2, 1] && out[2].shape == [2, 1])
+        #expect(out[1].toFloats() == [2.5, 0])
+        #expect(abs(out[2].floats[0] - 1 / Float(1.25).squareRoot()) < 1e-6 && abs(out[2].floats[1] - 1) < 1e-6)
+        #expect(abs(out[0].floats[7] - 1) < 1e-6)
+    }
+
+    /// `(x − mean) / sqrt(mean((x − mean)²) + ε) · γ + β` as exporters write it without the fused op.
+    func decomposedLayerNorm(axis: Int, epsilon: Float, scale: Tensor, bias: Tensor) throws -> (Graph, ValueID, ValueID) {
+        var g = Graph()
+        let x = try g.addValue("x")
+        g.inputs = [x]
+        let axes = g.addConstant("axes", int64s([axis]))
+        let two = g.addConstant("two", Tensor(scalar: 2)), eps = g.addConstant("eps", Tensor(scalar: epsilon))
+        let gamma = g.addConstant("gamma", scale), beta = g.addConstant("beta", bias)
+        let names = ["mean", "centred", "squared", "variance", "shifted", "std", "normalised", "scaled", "y"]
+        var v: [String: ValueID] = [:]
+        for n in names { v[n] = try g.addValue(n) }
+        g.nodes = [
+            Node(name: "mean", op: Reduce(.mean, keepDims: true), inputs: [x, axes], outputs: [v["mean"]!]),
+            Node(name: "sub", op: Binary(.sub), inputs: [x, v["mean"]!], outputs: [v["centred"]!]),
+            Node(name: "pow", op: Binary(.pow), inputs: [v["centred"]!, two], outputs: [v["squared"]!]),
+            Node(name: "var", op: Reduce(.mean, keepDims: true), inputs: [v["squared"]!, axes], outputs: [v["variance"]!]),
+            Node(name: "add_eps", op: Binary(.add), inputs: [v["variance"]!, eps], outputs: [v["shifted"]!]),
+            Node(name: "sqrt", op: Unary(.sqrt), inputs: [v["shifted"]!], outputs: [v["std"]!]),
+            Node(name: "div", op: Binary(.div), inputs: [v["centred"]!, v["std"]!], outputs: [v["normalised"]!]),
+            Node(name: "mul", op: Binary(.mul), inputs: [v["normalised"]!, gamma], outputs: [v["scaled"]!]),
+            Node(name: "add", op: Binary(.add), inputs: [v["scaled"]!, beta], outputs: [v["y"]!]),
+        ]
+        g.outputs = [v["y"]!]
+        return (g, x, v["y"]!)
+    }
+
+    @Test func decomposedFormMatchesTheFusedOperator() throws {
+        var rng = SplitMix(seed: 32)
+        let x = rng.tensor([2, 5, 8], -3, 3)
+        let scale = rng.tensor([8], 0.5, 1.5), bias = rng.tensor([8])
+        let (g, xv, yv) = try decomposedLayerNorm(axis: -1, epsilon: 1e-6, scale: scale, bias: bias)
+        let fused = try LayerNormalization(axis: -1, epsilon: 1e-6).forward([x, scale, bias])[0]
+        let decomposed = try Executor(g).evaluate([xv: x], fetch: [yv])[0]
+        #expect(Compare.maxAbs(fused, decomposed) < 1e-5)
+
+        // Gradients of ⟨r, y⟩ with respect to x through both forms.
+        let r = rng.tensor(fused.shape)
+        let dd = try Autodiff.differentiate(g, outputs: [yv], wrt: [xv])
+        let gDecomposed = try Executor(dd.graph).evaluate([xv: x, dd.seeds[0]: r], fetch: [dd.gradients[0]!])[0]
+        var f = Graph()
+        let fx = try f.addValue("x"), fy = try f.addValue("y"), fm = try f.addValue("mean"), fs = try f.addValue("inv_std")
+        f.inputs = [fx]
+        f.nodes = [Node(name: "ln", op: LayerNormalization(axis: -1, epsilon: 1e-6),
+                        inputs: [fx, f.addConstant("gamma", scale), f.addConstant("beta", bias)], outputs: [fy, fm, fs])]
+        f.outputs = [fy]
+        let fd = try Autodiff.differentiate(f, outputs: [fy], wrt: [fx])
+        let gFused = try Executor(fd.graph).evaluate([fx: x, fd.seeds[0]: r], fetch: [fd.gradients[0]!])[0]
+        #expect(Compare.relative(gDecomposed, gFused) < 1e-4)
+    }
+
+    @Test func hessianVectorProductThroughLayerNormalization() throws {
+        // f(x) = Σ r ⊙ tanh(LN(x)); ⟨∇f, v⟩ differentiated again is H·v, against finite
+        // differences of the gradient.
+        var rng = SplitMix(seed: 33)
+        var g = Graph()
+        let x = try g.addValue("x"), y = try g.addValue("y"), m = try g.addValue("m"), s = try g.addValue("s"), t = try g.addValue("t")
+        g.inputs = [x]
+        g.nodes = [
+            Node(name: "ln", op: LayerNormalization(axis: -1, epsilon: 1e-5),
+                 inputs: [x, g.addConstant("gamma", rng.tensor([6], 0.5, 1.5)), g.addConstant("beta", rng.tensor([6]))], outputs: [y, m, s]),
+            Node(name: "tanh", op: Unary(.tanh), inputs: [y], outputs: [t]),
+        ]
+        g.outputs = [t]
+        let first = try Autodiff.differentiate(g, outputs: [t], wrt: [x])
+        var g2 = first.graph
+        let v = try g2.addValue("v"), dot = try g2.addValue("dot")
+        g2.nodes.append(Node(name: "dot", op: Binary(.mul), inputs: [first.gradients[0]!, v], outputs: [dot]))
+        let second = try Autodiff.differentiate(g2, outputs: [dot], wrt: [x])
+        let xs = rng.tensor([3, 6], -2, 2), vs = rng.tensor([3, 6]), seed = rng.tensor([3, 6])
+        let hvp = try Executor(second.graph).evaluate([x: xs, v: vs, first.seeds[0]: seed, second.seeds[0]: Tensor(repeating: 1, shape: [3, 6])],
+                                                     fetch: [second.gradients[0]!])[0]
+        let e1 = try Executor(first.graph)
+        func grad(_ at: Tensor) throws -> Tensor { try e1.evaluate([x: at, first.seeds[0]: seed], fetch: [first.gradients[0]!])[0] }
+        let eps: Float = 1e-2
+        let gp = try grad(Tensor(shape: xs.shape, floats: zip(xs.floats, vs.floats).map { $0 + eps * $1 }))
+        let gm = try grad(Tensor(shape: xs.shape, floats: zip(xs.floats, vs.floats).map { $0 - eps * $1 }))
+        let scale = Swift.max(1, hvp.floats.map(abs).max()!)
+        for i in 0..<xs.count {
+            let numeric = (gp.floats[i] - gm.floats[i]) / (2 * eps)
+            #expect(abs(numeric - hvp.floats[i]) / scale < 5e-3, "element \(i): \(hvp.floats[i]) vs \(numeric)")
+        }
+    }
+
+    // MARK: GELU fusion
+
+    /// The exact GELU as exporters write it, in one of its spellings.
+    func erfGELU(_ form: Int) throws -> (Graph, x: ValueID, y: ValueID, erf: ValueID) {
+        var g = Graph()
+        let x = try g.addValue("x")
+        g.inputs = [x]
+        let half = g.addConstant("half", Tensor(scalar: 0.5)), one = g.addConstant("one", Tensor(scalar: 1))
+        let names = ["scaled", "erf", "plus", "prod", "y"]
+        var v: [String: ValueID] = [:]
+        for n in names { v[n] = try g.addValue(n) }
+        let scaleNode = form == 1
+            ? Node(name: "scale", op: Binary(.mul), inputs: [x, g.addConstant("inv_sqrt2", Tensor(scalar: 0.70710678))], outputs: [v["scaled"]!])
+            : Node(name: "scale", op: Binary(.div), inputs: [x, g.addConstant("sqrt2", Tensor(scalar: 1.4142135))], outputs: [v["scaled"]!])
+        g.nodes = [
+            scaleNode,
+            Node(name: "erf", op: Unary(.erf), inputs: [v["scaled"]!], outputs: [v["erf"]!]),
+            Node(name: "plus", op: Binary(.add), inputs: form == 2 ? [one, v["erf"]!] : [v["erf"]!, one], outputs: [v["plus"]!]),
+        ]
+        if form == 2 {
+            // 0.5 · x first, then times (1 + erf).
+            g.nodes += [Node(name: "half", op: Binary(.mul), inputs: [half, x], outputs: [v["prod"]!]),
+                        Node(name: "mul", op: Binary(.mul), inputs: [v["plus"]!, v["prod"]!], outputs: [v["y"]!])]
+        } else {
+            g.nodes += [Node(name: "mul", op: Binary(.mul), inputs: [x, v["plus"]!], outputs: [v["prod"]!]),
+                        Node(name: "half", op: Binary(.mul), inputs: [v["prod"]!, half], outputs: [v["y"]!])]
+        }
+        g.outputs = [v["y"]!]
+        return (g, x, v["y"]!, v["erf"]!)
+    }
+
+    @Test("the exact GELU's five nodes become one", arguments: [0, 1, 2])
+    func geluFusion(_ form: Int) throws {
+        let (g, x, y, erf) = try erfGELU(form)
+        let fused = GraphOptimizer.optimize(g, protected: [y])
+        #expect(fused.nodes.count == 1 && (fused.nodes[0].op as? Unary)?.function == .gelu)
+        var rng = SplitMix(seed: 36)
+        let input = rng.tensor([3, 7], -4, 4)
+        let reference = try Executor(g).evaluate([x: input], fetch: [y])[0]
+        #expect(Compare.maxAbs(try Executor(fused).evaluate([x: input], fetch: [y])[0], reference) < 1e-6)
+        // A requested intermediate keeps the nodes as they are.
+        #expect(GraphOptimizer.optimize(g, protected: [y, erf]).nodes.count == 5)
+    }
+
+    // MARK: Tile
+
+    @Test func tile() throws {
+        var rng = SplitMix(seed: 34)
+        let x = rng.tensor([2, 1, 3])
+        let y = try Tile().forward([x, int64s([2, 3, 1])])[0]
+        #expect(y.shape == [4, 3, 3])
+        #expect(y.floats[(3 * 3 + 2) * 3 + 1] == x.floats[(1 * 1 + 0) * 3 + 1])
+        #expect(try check.maxError(Tile(), inputs: [x, int64s([2, 3, 2])], check: [0]) < 1e-2)
+        let g = rng.tensor([4, 3, 6])
+        #expect(try check.maxError(TileBackward(), inputs: [g, x, int64s([2, 3, 2])], check: [0]) < 1e-2)
+        #expect(throws: CAMError.self) { try Tile().forward([x, int64s([2, 3])]) }
+    }
+
+    // MARK: The forms ViT / DeiT / Swin graphs contain
+
+    @Test func attentionShapedOperators() throws {
+        var rng = SplitMix(seed: 35)
+        // qkv projection: (B, T, C) · (C, 3C), the weight broadcast over the batch.
+        #expect(try check.maxError(MatMul(), inputs: [rng.tensor([2, 5, 4]), rng.tensor([4, 6])], check: [0, 1]) < 1e-2)
+        // q · kᵀ per head: (B, heads, T, d) · (B, heads, d, T).
+        #expect(try check.maxError(MatMul(), inputs: [rng.tensor([2, 2, 3, 4]), rng.tensor([2, 2, 4, 3])], check: [0, 1]) < 1e-2)
+        // Softmax over the keys, and over other axes.
+        for axis in [-1, 0, 2] {
+            #expect(try check.maxError(Softmax(axis: axis), inputs: [rng.tensor([2, 3, 4], -2, 2)], check: [0]) < 1e-2)
+        }
+        // (B, T, 3, heads, d) → (3, B, heads, T, d), then split into q, k, v and squeezed.
+        let qkv = rng.tensor([2, 3, 3, 2, 2])
+        #expect(try check.maxError(Transpose(perm: [2, 0, 3, 1, 4]), inputs: [qkv], check: [0]) < 1e-2)
+        let stacked = rng.tensor([3, 2, 2, 3, 2])
+        for k in 0..<3 {
+            #expect(try check.maxError(Split(axis: 0, numOutputs: 3), inputs: [stacked, int64s([1, 1, 1])], check: [0], outputIndex: k, outputs: 3) < 1e-2)
+        }
+        #expect(try check.maxError(Split(axis: 0, numOutputs: 3), inputs: [stacked], check: [0], outputIndex: 2, outputs: 3) < 1e-2)
+        #expect(try check.maxError(Squeeze(), inputs: [rng.tensor([1, 2, 3]), int64s([0])], check: [0]) < 1e-2)
+        // The class token: Expand (1, 1, C) to (B, 1, C), Concat with the patches.
+        #expect(try check.maxError(Expand(), inputs: [rng.tensor([1, 1, 4]), int64s([3, 1, 1])], check: [0]) < 1e-2)
+        #expect(try check.maxError(Concat(axis: 1), inputs: [rng.tensor([3, 1, 4]), rng.tensor([3, 6, 4])], check: [0, 1]) < 1e-2)
+        // The head reads token 0: Gather with a scalar index on axis 1.
+        let tokens = rng.tensor([2, 5, 3])
+        let head = try Gather(axis: 1).forward([tokens, Tensor(shape: [], int64s: [0])])[0]
+        #expect(head.shape == [2, 3])
+        #expect(try check.maxError(Gather(axis: 1), inputs: [tokens, Tensor(shape: [], int64s: [0])], check: [0]) < 1e-2)
+        // Dropping the class token: Slice from 1 to the end.
+        #expect(try check.maxError(Slice(), inputs: [tokens, int64s([1]), int64s([Int(Int64.max)]), int64s([1])], check: [0]) < 1e-2)
+        // Where with a broadcast condition (attention masks, the dynamic Expand shape).
+        let cond = Tensor(shape: [1, 5, 1], bools: [true, false, true, true, false])
+        #expect(try check.maxError(Where(), inputs: [cond, tokens, rng.tensor([3])], check: [1, 2]) < 1e-2)
+        // GELU, exact (Erf) and fused.
+        #expect(try check.maxError(Unary(.erf), inputs: [rng.tensor([2, 5], -2, 2)], check: [0]) < 1e-2)
+        #expect(try check.maxError(Unary(.gelu), inputs: [rng.tensor([2, 5], -2, 2)], check: [0]) < 1e-2)
+        // Swin's window padding and the cyclic shift's pieces.
+        #expect(try check.maxError(Pad(), inputs: [rng.tensor([1, 3, 3, 2]), int64s([0, 0, 0, 0, 0, 1, 1, 0])], check: [0]) < 1e-2)
+    }
+
+    @Test func dynamicBatchShapeArithmetic() throws {
+        // Shape → Gather(0) → Unsqueeze → Concat([B, -1, -1]) → Where(== -1, 1, ·) → Expand,
+        // as the exporter writes the class-token broadcast for a dynamic batch.
+        let tokens = Tensor(zeros: [3, 4, 2])
+        let shape = try ShapeOf().forward([tokens])[0]
+        let batch = try Gather(axis: 0).forward([shape, Tensor(shape: [], int64s: [0])])[0]
+        #expect(batch.shape == [] && batch.int64s[0] == 3)
+        let b1 = try Unsqueeze().forward([batch, int64s([0])])[0]
+        let target = try Concat(axis: 0).forward([b1, int64s([-1]), int64s([-1])])[0]
+        let ones = try ConstantOfShape(value: Tensor(shape: [1], int64s: [1])).forward([int64s([3])])[0]
+        let minusOnes = try Binary(.mul).forward([ones, Tensor(shape: [], int64s: [-1])])[0]
+        let isMinus = try CAMCore.Compare(.equal).forward([target, minusOnes])[0]
+        let fixed = try Where().forward([isMinus, ones, target])[0]
+        #expect(fixed.toInt64s() == [3, 1, 1])
+        let cls = try Expand().forward([Tensor(shape: [1, 1, 2], floats: [5, 6]), fixed])[0]
+        #expect(cls.shape == [3, 1, 2] && cls.toFloats() == [5, 6, 5, 6, 5, 6])
+        let range = try Arange().forward([Tensor(shape: [], int64s: [0]), batch, Tensor(shape: [], int64s: [1])])[0]
+        #expect(range.toInt64s() == [0, 1, 2])
+        let asFloat = try Cast(to: .float32).forward([batch])[0]
+        #expect(asFloat.dtype == .float32 && asFloat.floats[0] == 3)
+    }
+}
