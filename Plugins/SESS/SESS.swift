@@ -30,12 +30,15 @@ final class SESS: CAMMethod {
         guard window > 0, step > 0, scales > 0, batchSize > 0, pool == "mean" || pool == "max" else {
             throw CAMError(.usage, "sess options: window, step, num-scales and batch-size must be positive, pool mean or max")
         }
-        guard context.model.inputLayout == .nchw else { throw CAMError(.unsupported, "sess works on NCHW models") }
+        // Patches are cut from an NCHW copy and handed to the model in its own layout.
+        let nhwc = context.model.inputLayout == .nhwc
+        let nchwInput = nhwc ? try CAMMath.channelsFirst(context.input) : context.input
+        func forModel(_ t: Tensor) throws -> Tensor { nhwc ? try CAMMath.channelsLast(t) : t }
         let stepSize = Int((Float(window) * ratio).rounded(.toNearestOrEven))
         let sizes = (0..<scales).map { window + stepSize * $0 }
         var fused: [Float] = []
         for i in 0..<context.batchSize {
-            let image = context.input.batchSlice(i..<(i + 1))
+            let image = nchwInput.batchSlice(i..<(i + 1))
             // Every patch of every scale, with where it came from.
             var patches: [Tensor] = []
             var places: [(x: Int, y: Int, width: Int, height: Int)] = []
@@ -52,7 +55,7 @@ final class SESS: CAMMethod {
             // Each patch's class probability under the image's target.
             var scores: [Float] = []
             for start in stride(from: 0, to: patches.count, by: batchSize) {
-                let batch = try Tensor.concatenateBatches(Array(patches[start..<Swift.min(start + batchSize, patches.count)]))
+                let batch = try forModel(try Tensor.concatenateBatches(Array(patches[start..<Swift.min(start + batchSize, patches.count)])))
                 let outputs = try context.outputs(for: batch)
                 for k in 0..<batch.shape[0] {
                     let probabilities = Tensor(shape: [outputs[0].shape[1]], floats: softmax(outputs[0].batchItem(k).toFloats()))
@@ -65,7 +68,7 @@ final class SESS: CAMMethod {
             var total = [Float](repeating: 0, count: h * w), counts = [Float](repeating: 0, count: h * w)
             for start in stride(from: 0, to: order.count, by: batchSize) {
                 let indices = Array(order[start..<Swift.min(start + batchSize, order.count)])
-                let batch = try Tensor.concatenateBatches(indices.map { patches[$0] })
+                let batch = try forModel(try Tensor.concatenateBatches(indices.map { patches[$0] }))
                 let result = try context.explain(with: base, input: batch, targets: indices.map { _ in context.targets[i] })
                 guard let maps = result.maps else { throw CAMError(.usage, "sess's base method must produce maps") }
                 for (k, index) in indices.enumerated() {

@@ -204,7 +204,7 @@ struct ExplainCommand: ParsableCommand {
         var out: [(String, RGBImage)] = []
         if let maps = result.maps {
             let (h, w) = (maps.shape[1], maps.shape[2])
-            let map = Array(maps.batchItem(i).floats)
+            let map = maps.batchItem(i).toFloats()
             let base = picture.width == w && picture.height == h ? picture : try picture.resizeBilinearOpenCV(width: w, height: h)
             out.append(("", try overlay(image: base, cam: map, imageWeight: imageWeight, colormap: Colormap(rawValue: colormap)!)))
             if let gb = guided?.attribution?.batchItem(i) {

@@ -40,7 +40,9 @@ struct InputOptions: ParsableArguments {
         }
         if let size { _ = try Self.parseSize(size, flag: "--size") }
         if let crop { _ = try Self.parseSize(crop, flag: "--crop") }
-        _ = try resizeMode(defaultSize: (224, 224), card: nil)
+        if let resize, !(resize == "plain" || resize == "none" || (resize.hasPrefix("shorter:") && Int(resize.dropFirst(8)).map { $0 > 0 } == true)) {
+            throw ValidationError("--resize expects plain, none or shorter:N (e.g. shorter:256), got '\(resize)'")
+        }
         if let mean { _ = try Self.parseTriple(mean, flag: "--mean") }
         if let layout, Graph.ImageLayout(rawValue: layout) == nil {
             throw ValidationError("--layout must be nchw or nhwc, got '\(layout)'")
@@ -67,36 +69,19 @@ struct InputOptions: ParsableArguments {
         return v.count == 1 ? [v[0], v[0], v[0]] : v
     }
 
-    func resizeMode(defaultSize: (Int, Int), card: ModelCard.Preprocessing?) throws -> Preprocessing.Resize {
-        let cardSize = card?.size.map { ($0[0], $0[1]) }
-        let size = try size.map { try Self.parseSize($0, flag: "--size") } ?? cardSize ?? defaultSize
-        let mode = resize ?? card?.resize ?? "plain"
-        if mode == "plain" { return .plain(height: size.0, width: size.1) }
-        if mode == "none" { return .none }
-        if mode.hasPrefix("shorter:"), let n = Int(mode.dropFirst(8)), n > 0 {
-            let crop = try crop.map { try Self.parseSize($0, flag: "--crop") } ?? card?.crop.map { ($0[0], $0[1]) } ?? size
-            return .shorterSide(n, cropHeight: crop.0, cropWidth: crop.1)
-        }
-        throw ValidationError("--resize expects plain, none or shorter:N (e.g. shorter:256), got '\(mode)'")
+    /// What these flags say about preprocessing (nil where they say nothing).
+    func settings() throws -> PreprocessingSettings {
+        PreprocessingSettings(size: try size.map { try Self.parseSize($0, flag: "--size") }.map { ($0.0, $0.1) },
+                              resize: resize, crop: try crop.map { try Self.parseSize($0, flag: "--crop") }.map { ($0.0, $0.1) },
+                              mean: try mean.map { try Self.parseTriple($0, flag: "--mean") },
+                              std: try std.map { try Self.parseTriple($0, flag: "--std") },
+                              rawScale: rawScale ? true : nil, bgr: bgr ? true : nil)
     }
-
-    var preprocessingNeedsDefaultSize: Bool { size == nil }
 
     /// The preprocessing these options describe, for a model with `declared` input size;
     /// what the flags leave open comes from the model card, then from ImageNet's defaults.
     func preprocessing(declared: (height: Int, width: Int)?, card: ModelCard.Preprocessing? = nil) throws -> Preprocessing {
-        let size = declared.map { ($0.height, $0.width) } ?? (224, 224)
-        func triple(_ v: [Float]) -> [Float] { v.count == 1 ? [v[0], v[0], v[0]] : v }
-        let m = try mean.map { try Self.parseTriple($0, flag: "--mean") } ?? card?.mean.map(triple) ?? [0.485, 0.456, 0.406]
-        let s = try std.map { try Self.parseTriple($0, flag: "--std") } ?? card?.std.map(triple) ?? [0.229, 0.224, 0.225]
-        guard s.allSatisfy({ $0 != 0 }) else { throw CAMError(.usage, "--std must not contain 0") }
-        let swap = bgr || card?.channels == "bgr"
-        let raw = rawScale || card?.scale == "raw"
-        // Mean and std are given in r,g,b order; with --bgr they apply to the swapped channels.
-        let (mm, ss) = swap ? (Array(m.reversed()), Array(s.reversed())) : (m, s)
-        return Preprocessing(resize: try resizeMode(defaultSize: size, card: card),
-                             normalization: raw ? .rawScale(mean: mm, std: ss) : .unitScale(mean: mm, std: ss),
-                             bgr: swap)
+        try settings().merged(over: PreprocessingSettings(card: card)).resolved(declared: declared)
     }
 
     /// The batch, the pictures as the model saw them (for overlays), and a name per item.

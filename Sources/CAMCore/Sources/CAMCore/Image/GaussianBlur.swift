@@ -13,17 +13,11 @@ public enum GaussianBlur {
     public static func blur(_ map: [Float], width w: Int, height h: Int, size: Int, sigma: Double) -> [Float] {
         let k = kernel(size: size, sigma: sigma)
         let r = size / 2
-        @inline(__always) func reflect(_ i: Int, _ n: Int) -> Int {
-            if n == 1 { return 0 }
-            var i = i
-            while i < 0 || i >= n { i = i < 0 ? -i : 2 * (n - 1) - i }
-            return i
-        }
         var rows = [Float](repeating: 0, count: w * h)
         for y in 0..<h {
             for x in 0..<w {
                 var acc: Float = 0
-                for j in 0..<size { acc += k[j] * map[y * w + reflect(x + j - r, w)] }
+                for j in 0..<size { acc += k[j] * map[y * w + reflect101(x + j - r, w)] }
                 rows[y * w + x] = acc
             }
         }
@@ -31,7 +25,7 @@ public enum GaussianBlur {
         for y in 0..<h {
             for x in 0..<w {
                 var acc: Float = 0
-                for j in 0..<size { acc += k[j] * rows[reflect(y + j - r, h) * w + x] }
+                for j in 0..<size { acc += k[j] * rows[reflect101(y + j - r, h) * w + x] }
                 out[y * w + x] = acc
             }
         }

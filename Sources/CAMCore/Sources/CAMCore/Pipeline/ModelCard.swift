@@ -1,29 +1,28 @@
-import CAMCore
 import Foundation
 
 /// `model.swiftcam.json` beside a model: its preprocessing, class names and default target
 /// layer (schema: `Schemas/model-card.schema.json`). Flags given on the command line win.
-struct ModelCard: Decodable {
-    struct Preprocessing: Decodable {
-        var size: [Int]?
-        var resize: String?
-        var crop: [Int]?
-        var mean: [Float]?
-        var std: [Float]?
-        var scale: String?
-        var channels: String?
+public struct ModelCard: Decodable, Sendable {
+    public struct Preprocessing: Decodable, Sendable {
+        public var size: [Int]?
+        public var resize: String?
+        public var crop: [Int]?
+        public var mean: [Float]?
+        public var std: [Float]?
+        public var scale: String?
+        public var channels: String?
     }
 
-    var description: String?
-    var preprocessing: Preprocessing?
-    var labels: String?
-    var targetLayer: String?
+    public var description: String?
+    public var preprocessing: Preprocessing?
+    public var labels: String?
+    public var targetLayer: String?
     /// The folder the card is in (relative paths resolve against it).
-    var folder = ""
+    public var folder = ""
 
     enum CodingKeys: String, CodingKey, CaseIterable { case schema = "$schema", description, preprocessing, labels, targetLayer }
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         description = try c.decodeIfPresent(String.self, forKey: .description)
         preprocessing = try c.decodeIfPresent(Preprocessing.self, forKey: .preprocessing)
@@ -32,7 +31,7 @@ struct ModelCard: Decodable {
     }
 
     /// The card beside `modelPath`, if there is one.
-    static func find(modelPath: String) throws -> ModelCard? {
+    public static func find(modelPath: String) throws -> ModelCard? {
         let url = URL(fileURLWithPath: modelPath)
         let path = url.deletingPathExtension().path + ".swiftcam.json"
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
@@ -74,7 +73,7 @@ struct ModelCard: Decodable {
     }
 
     /// The labels file path, resolved against the card's folder.
-    var labelsPath: String? {
+    public var labelsPath: String? {
         labels.map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: folder).appendingPathComponent($0).path }
     }
 

@@ -1,13 +1,12 @@
-import CAMCore
 import Foundation
 
 /// Class names, one per line, for printing predictions.
-struct Labels {
-    let names: [String]
+public struct Labels: Sendable {
+    public let names: [String]
 
     /// `--labels PATH`, else the model card's, else `<model>.labels.txt` or `labels.txt` beside
     /// the model.
-    static func find(explicit: String?, modelPath: String, card: ModelCard? = nil) throws -> Labels? {
+    public static func find(explicit: String?, modelPath: String, card: ModelCard? = nil) throws -> Labels? {
         if let explicit { return try load(explicit) }
         if let fromCard = card?.labelsPath { return try load(fromCard) }
         let url = URL(fileURLWithPath: modelPath)
@@ -19,7 +18,7 @@ struct Labels {
         return nil
     }
 
-    static func load(_ path: String) throws -> Labels {
+    public static func load(_ path: String) throws -> Labels {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw CAMError(.io, "\(path): cannot read the labels file (expected UTF-8 text, one class name per line)")
         }
@@ -28,11 +27,11 @@ struct Labels {
         }.reversed().drop { $0.isEmpty }.reversed())
     }
 
-    func name(_ index: Int) -> String? { index < names.count ? names[index] : nil }
+    public func name(_ index: Int) -> String? { index < names.count ? names[index] : nil }
 }
 
 /// The `k` highest scores of a score vector, best first.
-func topK(_ scores: Tensor, _ k: Int) -> [(index: Int, score: Float)] {
+public func topK(_ scores: Tensor, _ k: Int) -> [(index: Int, score: Float)] {
     let values = scores.toFloats()
     return values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
         .prefix(k).map { ($0, values[$0]) }
