@@ -91,6 +91,16 @@ struct MetricsCommandTests {
         #expect(abs(a[key]![0] - off[key]![0]) < 0.2, "default noise 0.01 moves the logit a little: \(a[key]![0]) vs \(off[key]![0])")
     }
 
+    @Test func pluginsListsMetricsAndTheFactorization() throws {
+        let r = try CommandRunner.run(CommandRunner.swiftcam, ["plugins"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("metric: ROADMostRelevantFirst, ROADLeastRelevantFirst, ROADMostRelevantFirstAverage, ROADLeastRelevantFirstAverage, ROADCombined"), "\(r.stdout)")
+        #expect(r.stdout.contains("metric: CamMultImageConfidenceChange, DropInConfidence, IncreaseInConfidence"))
+        #expect(r.stdout.contains("metric: RemoveMostRelevantFirst, RemoveLeastRelevantFirst, AveragerAcrossThresholds"))
+        #expect(r.stdout.contains("metric: Complexity, Coherency, ARCC"))
+        #expect(r.stdout.contains("factorization: dff"))
+    }
+
     func expectUsageError(_ extra: [String], _ message: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let dir = try CommandRunner.temporaryFolder("metricfail")
         defer { try? FileManager.default.removeItem(at: dir) }
