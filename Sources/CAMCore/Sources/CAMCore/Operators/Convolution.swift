@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// `Conv(x, W, B?)`: grouped 1-D/2-D convolution (depthwise included) with strides,
 /// dilations and explicit or automatic padding; and `ConvBackwardData`, its VJP with
 /// respect to `x` (a transposed convolution), whose own VJP is `Conv` again.
@@ -33,6 +35,16 @@ public struct Convolution: Operator {
     }
 
     public var name: String { activation == nil ? "Conv" : "Conv+Activation" }
+
+    public func validate() throws {
+        guard group > 0 else { throw CAMError(.invalidModel, "group must be positive, got \(group)") }
+        guard strides.allSatisfy({ $0 > 0 }) else { throw CAMError(.invalidModel, "strides must be positive, got \(strides)") }
+        guard dilations.allSatisfy({ $0 > 0 }) else { throw CAMError(.invalidModel, "dilations must be positive, got \(dilations)") }
+        if case .explicit(let pads) = padding, pads.contains(where: { $0 < 0 }) {
+            throw CAMError(.invalidModel, "pads must not be negative, got \(pads)")
+        }
+        if let k = kernelShape, k.contains(where: { $0 <= 0 }) { throw CAMError(.invalidModel, "kernel_shape must be positive, got \(k)") }
+    }
 
     /// Validates shapes and resolves the window geometry for input `x` and weights `w`.
     func geometry(_ xShape: [Int], _ wShape: [Int]) throws -> WindowGeometry {
@@ -159,12 +171,7 @@ func applyBiasAndActivation(_ t: Tensor, bias: Tensor?, activation: Convolution.
     parallelFor(n * c, grain: Swift.max(1, 16384 / Swift.max(plane, 1))) { r in
         for i in r {
             let v = pb?[i % c] ?? 0
-            let d = po + i * plane
-            if activation == nil {
-                for j in 0..<plane { d[j] += v }
-            } else {
-                for j in 0..<plane { d[j] = Swift.min(Swift.max(d[j] + v, lo), hi) }
-            }
+            if activation == nil { ck_bias(po + i * plane, plane, v) } else { ck_bias_clamp(po + i * plane, plane, v, lo, hi) }
         }
     }
     withExtendedLifetime(bias) {}

@@ -102,7 +102,7 @@ public struct Resize: Operator {
         guard outSizes.allSatisfy({ $0 > 0 && $0 <= 1 << 24 }) else {
             throw CAMError(.runtime, "Resize: output sizes \(outSizes) for input \(shape) are empty or too large")
         }
-        let out = Array(shape.dropLast(k)) + outSizes
+        let out = try checkedShape(Array(shape.dropLast(k)) + outSizes, name)
         let columns = taps(input: axes[k - 1], output: outSizes[k - 1], scale: factors[k - 1])
         let rows = k == 2 ? taps(input: axes[0], output: outSizes[0], scale: factors[0]) : [Tap(lo: 0, hi: 0, wlo: 1, whi: 0)]
         return (out, rows, columns)
