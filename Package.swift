@@ -41,6 +41,13 @@ let plugins = [
     plugin("SobelCAMPlugin", product: "swiftcam-sobelcam", path: "Plugins/SobelCAM"),
     plugin("SESSPlugin", product: "swiftcam-sess", path: "Plugins/SESS"),
     plugin("KerasImporterPlugin", product: "swiftcam-keras", path: "Plugins/KerasImporter/Importer", dependencies: ["KerasFormat"]),
+    // CAM quality metrics (issue 9): grouped as upstream's modules are; each metric registered by name.
+    plugin("ConfidenceMetricsPlugin", product: "swiftcam-confidence-metrics", path: "Plugins/ConfidenceMetrics"),
+    plugin("PerturbationMetricsPlugin", product: "swiftcam-perturbation-metrics", path: "Plugins/PerturbationMetrics"),
+    plugin("ROADMetricsPlugin", product: "swiftcam-road-metrics", path: "Plugins/ROADMetrics"),
+    plugin("ARCCMetricsPlugin", product: "swiftcam-arcc-metrics", path: "Plugins/ARCCMetrics"),
+    // Deep feature factorization: NMF of a layer's activations (sklearn's coordinate descent).
+    plugin("DFFPlugin", product: "swiftcam-dff", path: "Plugins/DFF"),
     plugin("TransformerReshapesPlugin", product: "swiftcam-transformers", path: "Plugins/TransformerReshapes"),
 ]
 
@@ -76,6 +83,8 @@ let package = Package(
         .testTarget(name: "KerasImporterTests", dependencies: [core, "TestSupport", "KerasFormat"], path: "Tests/KerasImporterTests",
                     exclude: ["Fixtures"]),
         .testTarget(name: "CAMMethodTests", dependencies: [core, "TestSupport"], path: "Tests/CAMMethodTests"),
+        .testTarget(name: "MetricTests", dependencies: [core, "TestSupport"], path: "Tests/MetricTests"),
+        .testTarget(name: "DFFTests", dependencies: [core, "TestSupport"], path: "Tests/DFFTests", exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: [core, "TestSupport"], path: "Tests/CLITests"),
     ] + plugins.map(\.1)
 )

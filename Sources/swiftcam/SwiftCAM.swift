@@ -7,7 +7,7 @@ struct SwiftCAM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftcam",
         abstract: "Class activation maps (Grad-CAM and family) for ONNX and Keras models, without PyTorch or TensorFlow.",
-        subcommands: [ExplainCommand.self, RunCommand.self, PredictCommand.self, LayersCommand.self, PluginsCommand.self, BenchCommand.self]
+        subcommands: [ExplainCommand.self, RunCommand.self, PredictCommand.self, LayersCommand.self, PluginsCommand.self, BenchCommand.self, DFFCommand.self]
     )
 }
 

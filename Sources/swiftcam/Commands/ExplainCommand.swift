@@ -11,6 +11,7 @@ struct ExplainCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var input: InputOptions
+    @OptionGroup(title: "Metrics") var metricOptions: MetricOptions
 
     @Option(name: .long, help: "The CAM method (a plugin name; see `swiftcam plugins`).")
     var method: String = "gradcam"
@@ -81,8 +82,8 @@ struct ExplainCommand: ParsableCommand {
         guard ["png", "jpg", "jpeg"].contains(overlayFormat) else { throw ValidationError("--overlay-format must be png or jpg") }
         try ReshapeOption.validate(reshape)
         if category.contains(where: { $0 < 0 }) { throw ValidationError("--category values must be non-negative") }
-        if outputDir == nil && npy == nil && logits == nil {
-            throw ValidationError("nothing to write: give --output-dir, --npy and/or --logits")
+        if outputDir == nil && npy == nil && logits == nil && !metricOptions.isActive {
+            throw ValidationError("nothing to write: give --output-dir, --npy, --logits and/or --metrics")
         }
         if guided && outputDir == nil { throw ValidationError("--guided writes images: give --output-dir") }
         _ = try parsedMethodOptions()
@@ -120,6 +121,7 @@ struct ExplainCommand: ParsableCommand {
         }
         let guidedMethod = guided ? try registry.method(named: "guidedbackprop") : nil
         let options = try parsedMethodOptions()
+        let metrics = try metricOptions.resolve()
         let (reshapeTransform, reshapeOptions) = try ReshapeOption.resolve(reshape)
         let model = try modelOptions.load()
         let card = try modelOptions.card()
@@ -160,8 +162,11 @@ struct ExplainCommand: ParsableCommand {
             guidedResult = try explainer.explain(batch.tensor, g)
         }
 
+        let metricScores = metrics.isEmpty ? [] : try metricOptions.evaluate(metrics, model: model, input: batch.tensor, result: result, request: request)
+
         // Everything is computed and encoded first; then every file is written atomically.
         var files: [(path: String, data: Data)] = []
+        if let path = metricOptions.metricsJSON { files.append((path, MetricReport.json(metricScores))) }
         if let npy { files.append((npy, NPY.encode(result.maps ?? result.attribution!))) }
         if let logits { files.append((logits, NPY.encode(result.outputs[0]))) }
         var imagesPerItem = [[String]](repeating: [], count: n)
@@ -189,7 +194,8 @@ struct ExplainCommand: ParsableCommand {
             let label = cls.flatMap { labels?.name($0) }.map { " “\($0)”" } ?? ""
             print("\(batch.names[i]): \(cam.name) for \(target)\(label)" + (imagesPerItem[i].isEmpty ? "" : " → \(imagesPerItem[i].joined(separator: ", "))"))
         }
-        for path in [npy, logits].compactMap({ $0 }) { print("wrote \(path)") }
+        for line in MetricOptions.lines(names: batch.names, metricScores) where !metricScores.isEmpty { print(line) }
+        for path in [npy, logits, metricOptions.metricsJSON].compactMap({ $0 }) { print("wrote \(path)") }
     }
 
     /// The pictures written for batch item `i`: the overlay (or, for pixel attributions, the
@@ -213,27 +219,6 @@ struct ExplainCommand: ParsableCommand {
 
     /// A picture for an `--input-npy` item: the input with the normalisation undone.
     func denormalized(_ batch: Tensor, index: Int, layout: Graph.ImageLayout) throws -> RGBImage {
-        let t = layout == .nhwc ? try InputOptions.relayout(batch, to: .nchw) : batch
-        let (c, h, w) = (t.shape[1], t.shape[2], t.shape[3])
-        let p = try input.preprocessing(declared: (h, w), card: try modelOptions.card()?.preprocessing)
-        var mean: [Float] = [0, 0, 0], std: [Float] = [1, 1, 1], scale: Float = 255
-        switch p.normalization {
-        case .unitScale(let m, let s): mean = m; std = s
-        case .rawScale(let m, let s): mean = m; std = s; scale = 1
-        @unknown default: break
-        }
-        var pixels = [UInt8](repeating: 0, count: h * w * 3)
-        for y in 0..<h {
-            for x in 0..<w {
-                for ch in 0..<3 {
-                    let fed = Swift.min(p.bgr ? 2 - ch : ch, c - 1)
-                    let v = t.floats[((index * c + fed) * h + y) * w + x]
-                    let k = Swift.min(fed, mean.count - 1)
-                    let pixel = (v * std[k] + mean[k]) * scale
-                    pixels[(y * w + x) * 3 + ch] = UInt8(Swift.max(0, Swift.min(255, pixel.rounded())))
-                }
-            }
-        }
-        return try RGBImage(width: w, height: h, pixels: pixels)
+        try input.denormalized(batch, index: index, layout: layout, card: try modelOptions.card())
     }
 }

@@ -15,7 +15,7 @@ struct PluginsCommand: ParsableCommand {
         print("plugin ABI: \(PluginABI.version)")
         for p in registry.plugins {
             print("\(p.file)  (ABI \(p.abiVersion))")
-            for kind in [PluginInfo.Kind.loader, .method, .target, .reshape] {
+            for kind in [PluginInfo.Kind.loader, .method, .target, .reshape, .metric, .factorization] {
                 let names = p.provides.filter { $0.kind == kind }.map(\.name)
                 if !names.isEmpty { print("  \(kind.rawValue): \(names.joined(separator: ", "))") }
             }

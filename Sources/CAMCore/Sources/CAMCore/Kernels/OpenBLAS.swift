@@ -27,6 +27,11 @@ enum OpenBLAS {
                                       UnsafePointer<Int32>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
                                       UnsafePointer<Int32>, UnsafeMutablePointer<Int32>) -> Void
 
+    /// LAPACK `dpbsv`: symmetric positive definite banded solve (ROAD's imputer).
+    typealias DPBSV = @convention(c) (UnsafePointer<CChar>, UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>,
+                                      UnsafeMutablePointer<Double>, UnsafePointer<Int32>, UnsafeMutablePointer<Double>,
+                                      UnsafePointer<Int32>, UnsafeMutablePointer<Int32>) -> Void
+
     // CBLAS enum values.
     static let rowMajor: Int32 = 101
     static let noTranspose: Int32 = 111
@@ -38,6 +43,7 @@ enum OpenBLAS {
         let coreName: GetCoreName?
         let sgesdd: SGESDD?
         let dsyev: DSYEV?
+        let dpbsv: DPBSV?
     }
 
     /// The library's functions; opening it the first time this is read.
@@ -75,7 +81,8 @@ enum OpenBLAS {
             setThreads: dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetThreads.self) },
             coreName: dlsym(handle, "openblas_get_corename").map { unsafeBitCast($0, to: GetCoreName.self) },
             sgesdd: dlsym(handle, "sgesdd_").map { unsafeBitCast($0, to: SGESDD.self) },
-            dsyev: dlsym(handle, "dsyev_").map { unsafeBitCast($0, to: DSYEV.self) })
+            dsyev: dlsym(handle, "dsyev_").map { unsafeBitCast($0, to: DSYEV.self) },
+            dpbsv: dlsym(handle, "dpbsv_").map { unsafeBitCast($0, to: DPBSV.self) })
     }
 
     /// The kernel family OpenBLAS is using ("SkylakeX", "Haswell", …).

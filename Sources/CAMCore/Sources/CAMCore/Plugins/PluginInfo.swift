@@ -1,6 +1,6 @@
 /// What `swiftcam plugins` reports about one loaded plugin.
 public struct PluginInfo: Sendable {
-    public enum Kind: String, Sendable { case loader, method, target, reshape }
+    public enum Kind: String, Sendable { case loader, method, target, reshape, metric, factorization }
 
     public struct Provision: Sendable {
         public let kind: Kind

@@ -33,4 +33,14 @@ public final class PluginRegistrar: @unchecked Sendable {
         registry.add(reshape: reshape)
         provided.append(.init(kind: .reshape, name: reshape.name))
     }
+
+    public func register(metric: any CAMMetric) {
+        registry.add(metric: metric)
+        provided.append(.init(kind: .metric, name: metric.name))
+    }
+
+    public func register(factorization: any FeatureFactorization) {
+        registry.add(factorization: factorization)
+        provided.append(.init(kind: .factorization, name: factorization.name))
+    }
 }

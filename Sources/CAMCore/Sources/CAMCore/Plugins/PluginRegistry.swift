@@ -11,6 +11,8 @@ public final class PluginRegistry: @unchecked Sendable {
     private var methodsByName: [String: any CAMMethod] = [:]
     private var targetsByName: [String: any TargetFactory] = [:]
     private var reshapesByName: [String: any ReshapeTransform] = [:]
+    private var metricsByName: [String: any CAMMetric] = [:]
+    private var factorizationsByName: [String: any FeatureFactorization] = [:]
     private var loadedPlugins: [PluginInfo] = []
     private var loadFailures: [PluginFailure] = []
     private var scannedPaths: Set<String> = []
@@ -41,12 +43,37 @@ public final class PluginRegistry: @unchecked Sendable {
                              : "; available: \(known.joined(separator: ", "))"))
     }
 
+    /// Metric names (upstream's class names), sorted.
+    public var metricNames: [String] { locked { metricsByName.keys.sorted().map { metricsByName[$0]!.name } } }
+
+    /// The metric registered as `name` (case-insensitive), or an error saying which exist.
+    public func metric(named name: String) throws -> any CAMMetric {
+        if let m = locked({ metricsByName[name.lowercased()] }) { return m }
+        let known = metricNames
+        throw CAMError(.usage, "no plugin provides metric '\(name)'"
+            + (known.isEmpty ? " (no metric plugins are loaded; see `swiftcam plugins` and SWIFTCAM_PLUGIN_PATH)"
+                             : "; available: \(known.joined(separator: ", "))"))
+    }
+
+    public var factorizationNames: [String] { locked { factorizationsByName.keys.sorted() } }
+
+    /// The feature factorization registered as `name` (case-insensitive), or an error.
+    public func factorization(named name: String) throws -> any FeatureFactorization {
+        if let f = locked({ factorizationsByName[name.lowercased()] }) { return f }
+        let known = factorizationNames
+        throw CAMError(.usage, "no plugin provides the feature factorization '\(name)'"
+            + (known.isEmpty ? " (no factorization plugins are loaded; see `swiftcam plugins` and SWIFTCAM_PLUGIN_PATH)"
+                             : "; available: \(known.joined(separator: ", "))"))
+    }
+
     // MARK: Registration
 
     func add(loader: any ModelLoader) { locked { loadersByName[loader.name.lowercased()] = loader } }
     func add(method: any CAMMethod) { locked { methodsByName[method.name.lowercased()] = method } }
     func add(target: any TargetFactory) { locked { targetsByName[target.name.lowercased()] = target } }
     func add(reshape: any ReshapeTransform) { locked { reshapesByName[reshape.name.lowercased()] = reshape } }
+    func add(metric: any CAMMetric) { locked { metricsByName[metric.name.lowercased()] = metric } }
+    func add(factorization: any FeatureFactorization) { locked { factorizationsByName[factorization.name.lowercased()] = factorization } }
 
     func record(_ info: PluginInfo) { locked { loadedPlugins.append(info) } }
     func record(_ failure: PluginFailure) { locked { loadFailures.append(failure) } }
