@@ -41,6 +41,7 @@ let plugins = [
     plugin("SobelCAMPlugin", product: "swiftcam-sobelcam", path: "Plugins/SobelCAM"),
     plugin("KerasImporterPlugin", product: "swiftcam-keras", path: "Plugins/KerasImporter/Importer", dependencies: ["KerasFormat"]),
     plugin("TransformerReshapesPlugin", product: "swiftcam-transformers", path: "Plugins/TransformerReshapes"),
+    plugin("DetectionTargetsPlugin", product: "swiftcam-detection", path: "Plugins/DetectionTargets"),
 ]
 
 let package = Package(

@@ -7,12 +7,17 @@ struct Labels {
 
     /// `--labels PATH`, else `<model>.labels.txt` or `labels.txt` beside the model.
     static func find(explicit: String?, modelPath: String) throws -> Labels? {
-        if let explicit { return try load(explicit) }
+        try path(explicit: explicit, modelPath: modelPath).map(load)
+    }
+
+    /// The labels file `find` reads, if any.
+    static func path(explicit: String?, modelPath: String) -> String? {
+        if let explicit { return explicit }
         let url = URL(fileURLWithPath: modelPath)
         let folder = url.deletingLastPathComponent()
         for candidate in [url.deletingPathExtension().lastPathComponent + ".labels.txt", "labels.txt"] {
             let path = folder.appendingPathComponent(candidate).path
-            if FileManager.default.fileExists(atPath: path) { return try load(path) }
+            if FileManager.default.fileExists(atPath: path) { return path }
         }
         return nil
     }

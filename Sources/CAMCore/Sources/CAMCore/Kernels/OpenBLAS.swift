@@ -15,6 +15,9 @@ enum OpenBLAS {
     typealias SGEMM = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Float,
                                       UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
                                       Float, UnsafeMutablePointer<Float>?, Int32) -> Void
+    typealias DGEMM = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Double,
+                                      UnsafePointer<Double>?, Int32, UnsafePointer<Double>?, Int32,
+                                      Double, UnsafeMutablePointer<Double>?, Int32) -> Void
     typealias SetThreads = @convention(c) (Int32) -> Void
     typealias GetCoreName = @convention(c) () -> UnsafePointer<CChar>?
     typealias SGESDD = @convention(c) (UnsafePointer<CChar>, UnsafePointer<Int32>, UnsafePointer<Int32>,
@@ -38,6 +41,7 @@ enum OpenBLAS {
         let coreName: GetCoreName?
         let sgesdd: SGESDD?
         let dsyev: DSYEV?
+        let dgemm: DGEMM?
     }
 
     /// The library's functions; opening it the first time this is read.
@@ -75,7 +79,8 @@ enum OpenBLAS {
             setThreads: dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetThreads.self) },
             coreName: dlsym(handle, "openblas_get_corename").map { unsafeBitCast($0, to: GetCoreName.self) },
             sgesdd: dlsym(handle, "sgesdd_").map { unsafeBitCast($0, to: SGESDD.self) },
-            dsyev: dlsym(handle, "dsyev_").map { unsafeBitCast($0, to: DSYEV.self) })
+            dsyev: dlsym(handle, "dsyev_").map { unsafeBitCast($0, to: DSYEV.self) },
+            dgemm: dlsym(handle, "cblas_dgemm").map { unsafeBitCast($0, to: DGEMM.self) })
     }
 
     /// The kernel family OpenBLAS is using ("SkylakeX", "Haswell", …).
