@@ -39,6 +39,7 @@ let plugins = [
     plugin("AblationCAMPlugin", product: "swiftcam-ablationcam", path: "Plugins/AblationCAM"),
     plugin("KPCACAMPlugin", product: "swiftcam-kpcacam", path: "Plugins/KPCACAM"),
     plugin("SobelCAMPlugin", product: "swiftcam-sobelcam", path: "Plugins/SobelCAM"),
+    plugin("SESSPlugin", product: "swiftcam-sess", path: "Plugins/SESS"),
     plugin("KerasImporterPlugin", product: "swiftcam-keras", path: "Plugins/KerasImporter/Importer", dependencies: ["KerasFormat"]),
     plugin("TransformerReshapesPlugin", product: "swiftcam-transformers", path: "Plugins/TransformerReshapes"),
     plugin("DetectionTargetsPlugin", product: "swiftcam-detection", path: "Plugins/DetectionTargets"),

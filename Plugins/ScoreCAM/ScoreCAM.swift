@@ -24,9 +24,14 @@ final class ScoreCAM: ChannelWeightedCAM {
         let topChannels = try context.options.int("top-channels", default: c)
         guard topChannels > 0 else { throw CAMError(.usage, "option top-channels: must be positive") }
         let size = context.inputSize
-        let masks = try CAMMath.upsampleAlignCorners(a, to: size)
         let plane = size.height * size.width
-        let maskValues = masks.toFloats()
+        let (h, w) = (a.shape[2], a.shape[3])
+        /// One channel's map upsampled to the input — computed per batch, so memory stays
+        /// bounded by the batch size whatever the channel count.
+        func mask(_ i: Int, _ ch: Int) throws -> [Float] {
+            let one = a.batchItem(i).batchItem(ch).reshaped(to: [1, 1, h, w])
+            return try CAMMath.upsampleAlignCorners(one, to: size).toFloats()
+        }
         let nchwInput = context.model.inputLayout == .nhwc ? try CAMMath.channelsFirst(context.input) : context.input
         let channels = nchwInput.shape[1]
         var weights = [Float](repeating: 0, count: n * c)
@@ -35,8 +40,8 @@ final class ScoreCAM: ChannelWeightedCAM {
             let image = nchwInput.batchItem(i).toFloats()
             let chosen = topChannels >= c ? Array(0..<c) : try Self.mostVarying(a.batchItem(i), count: topChannels)
             // Channels whose mask is all zeros share one score: the model's on a zero input.
-            let isZero = chosen.map { ch -> Bool in
-                let m = maskValues[((i * c + ch) * plane)..<((i * c + ch + 1) * plane)]
+            let isZero = try chosen.map { ch -> Bool in
+                let m = try mask(i, ch)
                 let lo = m.min()!
                 return m.allSatisfy { ($0 - lo) == 0 }
             }
@@ -56,11 +61,11 @@ final class ScoreCAM: ChannelWeightedCAM {
                 var masked = [Float](repeating: 0, count: batch.count * channels * plane)
                 for (k, ch) in batch.enumerated() {
                     // (u − min) / (max − min + 1e-8), as upstream scales each upsampled channel.
-                    let m = maskValues[((i * c + ch) * plane)..<((i * c + ch + 1) * plane)]
+                    let m = try mask(i, ch)
                     let lo = m.min()!, hi = m.max()!
                     for q in 0..<channels {
                         for p in 0..<plane {
-                            masked[(k * channels + q) * plane + p] = image[q * plane + p] * ((m[m.startIndex + p] - lo) / (hi - lo + 1e-8))
+                            masked[(k * channels + q) * plane + p] = image[q * plane + p] * ((m[p] - lo) / (hi - lo + 1e-8))
                         }
                     }
                 }

@@ -14,9 +14,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
+        // Hot loops built per instruction set (AVX-512, AVX2, baseline), chosen at load time.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "CAMCore",
-            dependencies: ["CImageCodecs"],
+            dependencies: ["CImageCodecs", "CKernels"],
             path: "Sources/CAMCore",
             swiftSettings: [
                 .unsafeFlags(["-enable-library-evolution", "-Ounchecked", "-wmo"]),

@@ -7,7 +7,7 @@ struct SwiftCAM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftcam",
         abstract: "Class activation maps (Grad-CAM and family) for ONNX and Keras models, without PyTorch or TensorFlow.",
-        subcommands: [ExplainCommand.self, PredictCommand.self, LayersCommand.self, PluginsCommand.self, BenchCommand.self]
+        subcommands: [ExplainCommand.self, RunCommand.self, PredictCommand.self, LayersCommand.self, PluginsCommand.self, BenchCommand.self]
     )
 }
 
@@ -22,6 +22,8 @@ enum Main {
         } catch let error as CAMError {
             Diagnostics.error(error.message)
             exit(error.exitCode)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
         } catch {
             let code = SwiftCAM.exitCode(for: error)
             if code == .success {

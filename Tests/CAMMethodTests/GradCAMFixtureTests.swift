@@ -14,20 +14,12 @@ struct GradCAMFixtureTests {
 
     static let fixtures = [Case(fixture: "torch/resnet18"), Case(fixture: "real/efficientnet_lite0")]
 
-    /// The target layer's ONNX tensor and the categories, from the fixture's manifest.
-    static func manifest(_ fixture: String) throws -> (layer: String, categories: [Int]) {
-        let m = try Fixtures.json("\(fixture)/manifest.json")
-        let layer = ((m["target_layer"] as? [String: Any])?["onnx_tensor"] as? String) ?? ""
-        let categories = (m["targets"] as? [[String: Any]] ?? []).compactMap { $0["category"] as? Int }
-        return (layer, categories)
-    }
-
     @Test(arguments: fixtures)
     func gradCAM(_ c: Case) throws {
         guard let modelPath = Fixtures.path("\(c.fixture)/model.onnx") else { return }
         Fixtures.loadPlugins()
         let model = try Model.load(path: modelPath)
-        let (layer, categories) = try Self.manifest(c.fixture)
+        let (layer, categories) = try Fixtures.targetLayerAndCategories(c.fixture)
         let input = try Fixtures.npy("\(c.fixture)/input.npy")
         let method = try PluginRegistry.shared.method(named: "gradcam")
         let result = try CAMExplainer(model: model).explain(input, CAMRequest(method: method, targetLayers: [layer], categories: categories))

@@ -39,14 +39,13 @@ struct MethodFixtureTests {
         ("scorecam", "ScoreCAM_eigen_smooth", true, false),
         ("ablationcam", "AblationCAM", false, false),
         ("kpcacam", "KPCA_CAM", false, false),
+        ("sess", "SESS", false, false),
     ]
     static let cases: [Case] = fixtures.flatMap { f in methods.map { Case(method: $0.method, reference: $0.reference, fixture: f, eigenSmooth: $0.eigen, augSmooth: $0.aug) } }
 
     static func manifest(_ fixture: String) throws -> (layer: String, categories: [Int], raw: [String: Any]) {
-        let m = try Fixtures.json("\(fixture)/manifest.json")
-        let layer = ((m["target_layer"] as? [String: Any])?["onnx_tensor"] as? String) ?? ""
-        let categories = (m["targets"] as? [[String: Any]] ?? []).compactMap { $0["category"] as? Int }
-        return (layer, categories, m)
+        let (layer, categories) = try Fixtures.targetLayerAndCategories(fixture)
+        return (layer, categories, try Fixtures.json("\(fixture)/manifest.json"))
     }
 
     static func run(_ fixture: String, method: String, layers: [String]? = nil, eigenSmooth: Bool = false, augSmooth: Bool = false,

@@ -29,13 +29,7 @@ struct TransformerFixtureTests {
         MethodCase("gradcam", reference: "GradCAM", weights: true),
     ]
 
-    /// The target layer's ONNX tensor and the categories, from the fixture's manifest.
-    static func manifest() throws -> (layer: String, categories: [Int]) {
-        let m = try Fixtures.json("\(deit)/manifest.json")
-        let layer = ((m["target_layer"] as? [String: Any])?["onnx_tensor"] as? String) ?? ""
-        let categories = (m["targets"] as? [[String: Any]] ?? []).compactMap { $0["category"] as? Int }
-        return (layer, categories)
-    }
+    static func manifest() throws -> (layer: String, categories: [Int]) { try Fixtures.targetLayerAndCategories(deit) }
 
     static func explain(_ method: String, options: String? = nil) throws -> CAMResult? {
         guard let modelPath = Fixtures.path("\(deit)/model.onnx") else { return nil }

@@ -50,19 +50,27 @@ struct PluginBoundaryTests {
         #expect(r.stdout.contains("method: gradcam"))
     }
 
-    @Test func aThirdPartyPluginBuiltOutsideThePackageLoads() throws {
+    /// The install layout, and the example plugin built against it by its own script.
+    @Test func aThirdPartyPluginBuiltAgainstTheInstalledCoreLoads() throws {
         let dir = try CommandRunner.temporaryFolder("thirdparty")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let build = CommandRunner.buildFolder
-        let source = Fixtures.repositoryRoot.appendingPathComponent("Examples/ThirdPartyPlugin/MaxActivationCAM.swift").path
-        let lib = dir.appendingPathComponent("libswiftcam-maxactivation.so").path
-        let swiftc = try CommandRunner.run("/usr/bin/env", ["swiftc", "-emit-library", "-O", "-module-name", "MaxActivationCAM",
-                                                           "-I", build.appendingPathComponent("Modules").path, "-L", build.path, "-lCAMCore",
-                                                           "-Xlinker", "-rpath", "-Xlinker", build.path, "-o", lib, source])
-        #expect(swiftc.status == 0, "\(swiftc.stderr)")
-        let r = try CommandRunner.run(CommandRunner.swiftcam, ["plugins"], environment: ["SWIFTCAM_PLUGIN_PATH": dir.path])
-        #expect(r.stdout.contains("\(lib)  (ABI \(PluginABI.version))"), "\(r.stdout)")
-        #expect(r.stdout.contains("method: maxactivation"), "\(r.stdout)")
+        let prefix = dir.appendingPathComponent("prefix").path, out = dir.appendingPathComponent("plugins").path
+        let root = Fixtures.repositoryRoot
+        let install = try CommandRunner.run("/bin/bash", [root.appendingPathComponent("scripts/install.sh").path, prefix], in: root)
+        #expect(install.status == 0, "\(install.stderr)")
+        let build = try CommandRunner.run("/bin/bash", [root.appendingPathComponent("Examples/ThirdPartyPlugin/build.sh").path, prefix, out])
+        #expect(build.status == 0, "\(build.stderr)")
+        #expect(build.stdout.contains("method: maxactivation"), "\(build.stdout)")
+        // The installed tool finds its own plugins and the new one, and runs the new method.
+        let r = try CommandRunner.run(prefix + "/bin/swiftcam", ["plugins"], environment: ["SWIFTCAM_PLUGIN_PATH": out])
+        #expect(r.stdout.contains("\(out)/libswiftcam-maxactivation.so  (ABI \(PluginABI.version))"), "\(r.stdout)")
+        #expect(r.stdout.contains(prefix + "/lib/swiftcam/swiftcam-plugins/libswiftcam-gradcam.so"), "\(r.stdout)")
+        guard let model = Fixtures.path("torch/resnet18/model.onnx"), let input = Fixtures.path("torch/resnet18/input.npy") else { return }
+        let maps = dir.appendingPathComponent("maps.npy").path
+        let e = try CommandRunner.run(prefix + "/bin/swiftcam", ["explain", "--model", model, "--input-npy", input, "--method", "maxactivation",
+                                                               "--target-layer", "layer4.1", "--npy", maps], environment: ["SWIFTCAM_PLUGIN_PATH": out])
+        #expect(e.status == 0, "\(e.stderr)")
+        #expect(try NPY.read(maps).shape == [3, 224, 224])
     }
 }
 

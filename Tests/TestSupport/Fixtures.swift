@@ -42,6 +42,15 @@ public enum Fixtures {
         return obj
     }
 
+    /// A reference fixture's target layer (its ONNX tensor) and per-image categories, from its
+    /// `manifest.json`.
+    public static func targetLayerAndCategories(_ fixture: String) throws -> (layer: String, categories: [Int]) {
+        let m = try json("\(fixture)/manifest.json")
+        let layer = ((m["target_layer"] as? [String: Any])?["onnx_tensor"] as? String) ?? ""
+        let categories = (m["targets"] as? [[String: Any]] ?? []).compactMap { $0["category"] as? Int }
+        return (layer, categories)
+    }
+
     /// Loads every plugin from the build folder (once).
     public static func loadPlugins() {
         PluginLoader.loadAll()

@@ -17,7 +17,7 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .long, help: "The CAM method (a plugin name; see `swiftcam plugins`).")
     var method: String = "gradcam"
 
-    @Option(name: .customLong("target-layer"), help: "A tensor name or module path (e.g. layer4.1); repeat for several layers.")
+    @Option(name: .customLong("target-layer"), help: "A tensor name or module path (e.g. layer4.1); repeat for several layers (default: the model card's, else the last spatial map before global pooling).")
     var targetLayers: [String] = []
 
     @Option(name: .long, help: ReshapeOption.help)
@@ -135,13 +135,13 @@ struct ExplainCommand: ParsableCommand {
         // Resolve the plugins the run needs before doing any work.
         let registry = PluginRegistry.shared
         let cam = try registry.method(named: method)
-        let targetSpecs = try TargetOption.resolve(target, decoder: decoder, labels: Labels.path(explicit: modelOptions.labels, modelPath: modelOptions.model),
-                                                   registry: registry)
+        var targetSpecs = try TargetOption.resolve(target, decoder: decoder, registry: registry)
         let guidedMethod = guided ? try registry.method(named: "guidedbackprop") : nil
         let options = try parsedMethodOptions()
         let (reshapeTransform, reshapeOptions) = try ReshapeOption.resolve(reshape)
         let model = try modelOptions.load()
-        let batch = try input.prepare(for: model, imageBatch: true)
+        let card = try modelOptions.card()
+        let batch = try input.prepare(for: model, imageBatch: true, card: card)
         let n = batch.tensor.shape[0]
         guard category.isEmpty || category.count == n else {
             throw CAMError(.usage, "\(category.count) --category values for \(n) images; give one per image, in order")
@@ -149,7 +149,23 @@ struct ExplainCommand: ParsableCommand {
         guard targetSpecs.count == 1 || targetSpecs.count == n else {
             throw CAMError(.usage, "\(targetSpecs.count) --target values for \(n) images; give one for the whole batch, or one per image, in order")
         }
-        var request = CAMRequest(method: cam, targetLayers: targetLayers, targetFactory: targetSpecs[0].factory,
+        // Target plugins name classes from the labels (--labels, the model card's, or beside the model).
+        if let labels = Labels.path(explicit: modelOptions.labels, modelPath: modelOptions.model, card: card) {
+            for k in targetSpecs.indices where targetSpecs[k].options["labels"] == nil { targetSpecs[k].options["labels"] = labels }
+        }
+        // No --target-layer: the model card's, else the last spatial map before global pooling.
+        var layers = targetLayers
+        let usesLayers = try cam.requirements(options: options).usesTargetLayers
+        if layers.isEmpty && usesLayers {
+            if let fromCard = card?.targetLayer {
+                layers = [fromCard]
+            } else {
+                let id = try LayerDiscovery.defaultLayer(model, sample: batch.tensor.batchSlice(0..<1))
+                layers = [model.graph.name(of: id)]
+                Diagnostics.note("target layer: \(layers[0]) (the last spatial map before pooling; --target-layer to choose another)")
+            }
+        }
+        var request = CAMRequest(method: cam, targetLayers: layers, targetFactory: targetSpecs[0].factory,
                                  categories: category.map { Optional($0) }, reshape: reshapeTransform, reshapeOptions: reshapeOptions,
                                  options: options, eigenSmooth: eigenSmooth, augSmooth: augSmooth)
         let progress = quiet ? nil : TerminalProgress()
@@ -203,7 +219,7 @@ struct ExplainCommand: ParsableCommand {
         }
         for f in files { try AtomicFile.write(f.data, to: f.path) }
 
-        let labels = try Labels.find(explicit: modelOptions.labels, modelPath: modelOptions.model)
+        let labels = try Labels.find(explicit: modelOptions.labels, modelPath: modelOptions.model, card: card)
         for i in 0..<n {
             let target = result.targets[i].description
             let cls = (result.targets[i] as? ClassifierOutputTarget)?.category ?? (result.targets[i] as? ClassifierOutputSoftmaxTarget)?.category
@@ -219,7 +235,7 @@ struct ExplainCommand: ParsableCommand {
         var out: [(String, RGBImage)] = []
         if let maps = result.maps {
             let (h, w) = (maps.shape[1], maps.shape[2])
-            let map = Array(maps.batchItem(i).floats)
+            let map = maps.batchItem(i).toFloats()
             let base = picture.width == w && picture.height == h ? picture : try picture.resizeBilinearOpenCV(width: w, height: h)
             let cam = try overlay(image: base, cam: map, imageWeight: imageWeight, colormap: Colormap(rawValue: colormap)!)
             out.append(("", boxes.isEmpty ? cam : cam.drawing(boxes)))
@@ -247,7 +263,7 @@ struct ExplainCommand: ParsableCommand {
     func denormalized(_ batch: Tensor, index: Int, layout: Graph.ImageLayout) throws -> RGBImage {
         let t = layout == .nhwc ? try InputOptions.relayout(batch, to: .nchw) : batch
         let (c, h, w) = (t.shape[1], t.shape[2], t.shape[3])
-        let p = try input.preprocessing(declared: (h, w))
+        let p = try input.preprocessing(declared: (h, w), card: try modelOptions.card()?.preprocessing)
         var mean: [Float] = [0, 0, 0], std: [Float] = [1, 1, 1], scale: Float = 255
         switch p.normalization {
         case .unitScale(let m, let s): mean = m; std = s

@@ -43,13 +43,15 @@ struct LayersCommand: ParsableCommand {
                 for (v, t) in zip(values, result) { shapes[v] = t.shape }
             }
         }
+        let defaultLayer = noShapes ? nil : zeroInput(m).flatMap { try? LayerDiscovery.defaultLayer(m, sample: $0) }
         let width = min(48, max(10, rows.map { g.name(of: $0.0).count }.max() ?? 10))
         let layoutNote = m.inputLayout == .nhwc ? " (the input NHWC as given; inside, tensors are NCHW)" : ""
         print("\(m.source): \(rows.count) \(marked && !all ? "layers" : "tensors")\(layoutNote)")
         for (v, op) in rows {
             let name = g.name(of: v)
             let shape = shapes[v].map { $0.map(String.init).joined(separator: "×") } ?? ""
-            print(name.padding(toLength: max(width, name.count), withPad: " ", startingAt: 0) + "  " + op.padding(toLength: 22, withPad: " ", startingAt: 0) + shape)
+            let mark = v == defaultLayer ? "  ← default target layer" : ""
+            print(name.padding(toLength: max(width, name.count), withPad: " ", startingAt: 0) + "  " + op.padding(toLength: 22, withPad: " ", startingAt: 0) + shape + mark)
         }
     }
 

@@ -27,9 +27,10 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
-        let batch = try input.prepare(for: model, imageBatch: false)
+        let card = try modelOptions.card()
+        let batch = try input.prepare(for: model, imageBatch: false, card: card)
         let results = try model.predict(batch.tensor)
-        let labels = try Labels.find(explicit: modelOptions.labels, modelPath: modelOptions.model)
+        let labels = try Labels.find(explicit: modelOptions.labels, modelPath: modelOptions.model, card: card)
         if let first = results.first, first.dtype == .float32, first.rank == 2, first.shape[0] == batch.tensor.shape[0], top > 0 {
             for i in 0..<first.shape[0] {
                 let row = first.batchItem(i)

@@ -13,8 +13,8 @@ struct InputOptions: ParsableArguments {
     @Option(name: .long, help: "Model input size HxW (default: the model's declared size, else 224x224).")
     var size: String?
 
-    @Option(name: .long, help: "plain (OpenCV bilinear to --size) or shorter:N (PIL bicubic of the short side to N, then centre crop --crop).")
-    var resize: String = "plain"
+    @Option(name: .long, help: "plain (OpenCV bilinear to --size) or shorter:N (PIL bicubic of the short side to N, then centre crop --crop); default plain, or the model card's.")
+    var resize: String?
 
     @Option(name: .long, help: "Centre crop HxW after --resize shorter:N (default: --size).")
     var crop: String?
@@ -40,7 +40,9 @@ struct InputOptions: ParsableArguments {
         }
         if let size { _ = try Self.parseSize(size, flag: "--size") }
         if let crop { _ = try Self.parseSize(crop, flag: "--crop") }
-        _ = try resizeMode(defaultSize: (224, 224))
+        if let resize, !(resize == "plain" || resize == "none" || (resize.hasPrefix("shorter:") && Int(resize.dropFirst(8)).map { $0 > 0 } == true)) {
+            throw ValidationError("--resize expects plain, none or shorter:N (e.g. shorter:256), got '\(resize)'")
+        }
         if let mean { _ = try Self.parseTriple(mean, flag: "--mean") }
         if let layout, Graph.ImageLayout(rawValue: layout) == nil {
             throw ValidationError("--layout must be nchw or nhwc, got '\(layout)'")
@@ -67,35 +69,24 @@ struct InputOptions: ParsableArguments {
         return v.count == 1 ? [v[0], v[0], v[0]] : v
     }
 
-    func resizeMode(defaultSize: (Int, Int)) throws -> Preprocessing.Resize {
-        let size = try size.map { try Self.parseSize($0, flag: "--size") } ?? defaultSize
-        if resize == "plain" { return .plain(height: size.0, width: size.1) }
-        if resize == "none" { return .none }
-        if resize.hasPrefix("shorter:"), let n = Int(resize.dropFirst(8)), n > 0 {
-            let crop = try crop.map { try Self.parseSize($0, flag: "--crop") } ?? size
-            return .shorterSide(n, cropHeight: crop.0, cropWidth: crop.1)
-        }
-        throw ValidationError("--resize expects plain, none or shorter:N (e.g. shorter:256), got '\(resize)'")
+    /// What these flags say about preprocessing (nil where they say nothing).
+    func settings() throws -> PreprocessingSettings {
+        PreprocessingSettings(size: try size.map { try Self.parseSize($0, flag: "--size") }.map { ($0.0, $0.1) },
+                              resize: resize, crop: try crop.map { try Self.parseSize($0, flag: "--crop") }.map { ($0.0, $0.1) },
+                              mean: try mean.map { try Self.parseTriple($0, flag: "--mean") },
+                              std: try std.map { try Self.parseTriple($0, flag: "--std") },
+                              rawScale: rawScale ? true : nil, bgr: bgr ? true : nil)
     }
 
-    var preprocessingNeedsDefaultSize: Bool { size == nil }
-
-    /// The preprocessing these options describe, for a model with `declared` input size.
-    func preprocessing(declared: (height: Int, width: Int)?) throws -> Preprocessing {
-        let size = declared.map { ($0.height, $0.width) } ?? (224, 224)
-        let m = try mean.map { try Self.parseTriple($0, flag: "--mean") } ?? [0.485, 0.456, 0.406]
-        let s = try std.map { try Self.parseTriple($0, flag: "--std") } ?? [0.229, 0.224, 0.225]
-        guard s.allSatisfy({ $0 != 0 }) else { throw CAMError(.usage, "--std must not contain 0") }
-        // Mean and std are given in r,g,b order; with --bgr they apply to the swapped channels.
-        let (mm, ss) = bgr ? (Array(m.reversed()), Array(s.reversed())) : (m, s)
-        return Preprocessing(resize: try resizeMode(defaultSize: size),
-                             normalization: rawScale ? .rawScale(mean: mm, std: ss) : .unitScale(mean: mm, std: ss),
-                             bgr: bgr)
+    /// The preprocessing these options describe, for a model with `declared` input size;
+    /// what the flags leave open comes from the model card, then from ImageNet's defaults.
+    func preprocessing(declared: (height: Int, width: Int)?, card: ModelCard.Preprocessing? = nil) throws -> Preprocessing {
+        try settings().merged(over: PreprocessingSettings(card: card)).resolved(declared: declared)
     }
 
     /// The batch, the pictures as the model saw them (for overlays), and a name per item.
     /// `imageBatch`: the batch must be (N, C, H, W), as CAMs need.
-    func prepare(for model: Model, imageBatch: Bool) throws -> PreparedInput {
+    func prepare(for model: Model, imageBatch: Bool, card: ModelCard? = nil) throws -> PreparedInput {
         if let inputNPY {
             let t = try NPY.read(inputNPY)
             if imageBatch {
@@ -113,7 +104,7 @@ struct InputOptions: ParsableArguments {
             return PreparedInput(tensor: batch, images: nil, names: (0..<t.shape[0]).map { "\(stem)_\($0)" })
         }
         let pictures = try image.map { try RGBImage.load(path: $0) }
-        var (tensor, shown) = try preprocessing(declared: model.declaredInputSize).prepare(pictures)
+        var (tensor, shown) = try preprocessing(declared: model.declaredInputSize, card: card?.preprocessing).prepare(pictures)
         if model.inputLayout == .nhwc { tensor = try Self.relayout(tensor, to: .nhwc) }
         try model.validate(input: tensor)
         return PreparedInput(tensor: tensor, images: shown, names: image.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent })

@@ -32,6 +32,9 @@ struct ModelOptions: ParsableArguments {
         PluginLoader.loadAll()
     }
 
+    /// The model card beside the model, if any.
+    func card() throws -> ModelCard? { try ModelCard.find(modelPath: model) }
+
     /// Prepares the runtime and loads the model.
     func load() throws -> Model {
         prepareRuntime()

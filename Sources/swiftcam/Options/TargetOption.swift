@@ -52,7 +52,7 @@ enum TargetOption {
     }
 
     /// The target specs for the run: one for the batch or one per image.
-    static func resolve(_ values: [String], decoder: String?, labels: String?, registry: PluginRegistry) throws -> [TargetSpec] {
+    static func resolve(_ values: [String], decoder: String?, registry: PluginRegistry) throws -> [TargetSpec] {
         let texts = values.isEmpty ? ["classifier"] : values
         return try texts.map { text in
             let (name, parsed) = try parse(text)
@@ -67,7 +67,6 @@ enum TargetOption {
             if name == "boxes" && options["decoder"] == nil {
                 throw CAMError(.usage, "--target boxes needs --decoder yolov8|yolov5|picodet[:options] to read the model's head")
             }
-            if let labels, options["labels"] == nil { options["labels"] = labels }
             return TargetSpec(factory: factory, options: options)
         }
     }

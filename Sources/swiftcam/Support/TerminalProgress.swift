@@ -9,6 +9,9 @@ final class TerminalProgress: ProgressSink, @unchecked Sendable {
     private var lastPercent = -1
     private var drewLine = false
     private let lock = NSLock()
+    private let unit: String
+
+    init(unit: String = "channels") { self.unit = unit }
 
     func update(done: Int, total: Int, label: String) {
         lock.lock()
@@ -18,7 +21,7 @@ final class TerminalProgress: ProgressSink, @unchecked Sendable {
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let percent = 100 * done / total
-        let line = String(format: "%@: %d/%d channels, %.1f/s, ETA %@", label, done, total, rate, Self.duration(eta))
+        let line = String(format: "%@: %d/%d %@, %.1f/s, ETA %@", label, done, total, unit, rate, Self.duration(eta))
         if interactive {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
             drewLine = true

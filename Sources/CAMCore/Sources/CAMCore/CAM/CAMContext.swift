@@ -64,13 +64,18 @@ public final class CAMContext: @unchecked Sendable {
 
     /// Runs `method` on the same batch (with these layers and targets, by default the
     /// request's): RefineCAM runs its base method per layer, FinerCAM with its own targets.
-    public func explain(with method: any CAMMethod, layers: [String]? = nil, targets: [any Target]? = nil) throws -> CAMResult {
+    /// `input` replaces the batch (SESS explains patches of the picture).
+    public func explain(with method: any CAMMethod, input: Tensor? = nil, layers: [String]? = nil, targets: [any Target]? = nil) throws -> CAMResult {
         var r = request
         r.method = method
         if let layers { r.targetLayers = layers }
-        r.targets = targets ?? self.targets
+        r.targets = targets ?? (input == nil ? self.targets : nil)
         r.augSmooth = false
-        return try explainer.explain(input, r)
+        if input != nil {
+            r.pictures = nil
+            r.categories = []
+        }
+        return try explainer.explain(input ?? self.input, r)
     }
 
     /// The model's outputs for another batch (e.g. a masked input).

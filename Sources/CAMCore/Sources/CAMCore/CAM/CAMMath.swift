@@ -143,6 +143,31 @@ public enum CAMMath {
         return out
     }
 
+    /// (N, C, h, w) resized to `size` plane by plane with OpenCV's bilinear filter (for
+    /// upsampling, also what torchvision's antialiased bilinear `resize` computes).
+    public static func resizeBilinear(_ t: Tensor, to size: (height: Int, width: Int)) throws -> Tensor {
+        guard t.rank == 4 else { throw CAMError(.runtime, "expected (N, C, h, w), got \(t.shape)") }
+        let (planes, h, w) = (t.shape[0] * t.shape[1], t.shape[2], t.shape[3])
+        let out = Tensor(uninitialized: [t.shape[0], t.shape[1], size.height, size.width])
+        let values = t.toFloats()
+        for p in 0..<planes {
+            let r = try OpenCVResize.bilinear(Array(values[(p * h * w)..<((p + 1) * h * w)]), width: w, height: h,
+                                              toWidth: size.width, toHeight: size.height)
+            (out.mutableFloats.baseAddress! + p * r.count).update(from: r, count: r.count)
+        }
+        return out
+    }
+
+    /// The `height × width` window at (`top`, `left`) of every plane of (N, C, H, W).
+    public static func crop(_ t: Tensor, top: Int, left: Int, height: Int, width: Int) throws -> Tensor {
+        guard t.rank == 4, top >= 0, left >= 0, top + height <= t.shape[2], left + width <= t.shape[3] else {
+            throw CAMError(.runtime, "cannot crop \(height)×\(width) at (\(top), \(left)) from \(t.shape)")
+        }
+        return try Slice().forward([t, Tensor(shape: [2], int64s: [Int64(top), Int64(left)]),
+                                    Tensor(shape: [2], int64s: [Int64(top + height), Int64(left + width)]),
+                                    Tensor(shape: [2], int64s: [2, 3])])[0]
+    }
+
     /// Elementwise `f(a)`.
     public static func map(_ a: Tensor, _ f: (Float) -> Float) -> Tensor { mapFloats(a, f) }
 

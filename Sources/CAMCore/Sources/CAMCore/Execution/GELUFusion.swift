@@ -6,10 +6,7 @@ extension GraphOptimizer {
     /// `Mul(x, 1/√2)` for the division and the 0.5 applied to either factor — by `Gelu(x)`,
     /// when none of the intermediate values is protected, a graph output, or read elsewhere.
     public static func fuseErfGELU(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        var readers = [Int](repeating: 0, count: graph.valueCount)
-        for node in graph.nodes { for v in node.inputs.compactMap({ $0 }) { readers[v.index] += 1 } }
-        var producer = [Int](repeating: -1, count: graph.valueCount)
-        for (i, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o.index] = i } }
+        let (readers, producer) = usage(graph)
         let outputs = Set(graph.outputs)
 
         func scalar(_ v: ValueID?) -> Float? {

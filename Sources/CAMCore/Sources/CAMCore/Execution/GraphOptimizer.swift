@@ -11,10 +11,7 @@ public enum GraphOptimizer {
     /// that reads it (exporters write TensorFlow's asymmetric "same" padding this way), when the
     /// padded tensor has no other reader and is not protected.
     public static func foldPaddingIntoConvolutions(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        var readers = [Int](repeating: 0, count: graph.valueCount)
-        for node in graph.nodes { for v in node.inputs.compactMap({ $0 }) { readers[v.index] += 1 } }
-        var producer = [Int](repeating: -1, count: graph.valueCount)
-        for (i, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o.index] = i } }
+        let (readers, producer) = usage(graph)
 
         var nodes = graph.nodes
         var removed = Set<Int>()
@@ -62,10 +59,7 @@ public enum GraphOptimizer {
     /// Fuses `Relu` and constant-bound `Clip` into the `Conv` that feeds them, when the
     /// convolution's own output has no other reader and is not protected.
     public static func fuseActivations(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        var readers = [Int](repeating: 0, count: graph.valueCount)
-        for node in graph.nodes { for v in node.inputs.compactMap({ $0 }) { readers[v.index] += 1 } }
-        var producer = [Int](repeating: -1, count: graph.valueCount)
-        for (i, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o.index] = i } }
+        let (readers, producer) = usage(graph)
 
         var nodes = graph.nodes
         var removed = Set<Int>()
@@ -88,6 +82,15 @@ public enum GraphOptimizer {
         var g = graph
         g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return g
+    }
+
+    /// How many nodes read each value, and which node produces it (-1: none).
+    static func usage(_ graph: Graph) -> (readers: [Int], producer: [Int]) {
+        var readers = [Int](repeating: 0, count: graph.valueCount)
+        for node in graph.nodes { for v in node.inputs.compactMap({ $0 }) { readers[v.index] += 1 } }
+        var producer = [Int](repeating: -1, count: graph.valueCount)
+        for (i, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o.index] = i } }
+        return (readers, producer)
     }
 
     /// The (min, max) of a Clip whose bounds are constants.

@@ -14,6 +14,8 @@ public enum Colormap: String, Sendable, CaseIterable {
     case inferno
     /// `cv2.COLORMAP_TURBO`.
     case turbo
+    /// Grey levels: the map's value as brightness.
+    case gray
 
     /// The colour of `value`: `(r, g, b)`.
     public func color(_ value: UInt8) -> (r: UInt8, g: UInt8, b: UInt8) {
@@ -28,6 +30,7 @@ public enum Colormap: String, Sendable, CaseIterable {
         case .viridis: return ColormapTables.viridis
         case .inferno: return ColormapTables.inferno
         case .turbo: return ColormapTables.turbo
+        case .gray: return (0..<768).map { UInt8($0 / 3) }
         }
     }
 

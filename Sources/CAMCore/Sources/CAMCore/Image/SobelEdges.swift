@@ -13,17 +13,11 @@ public enum SobelEdges {
                 grey[i] = (Int(p[3 * i]) * 9798 + Int(p[3 * i + 1]) * 19235 + Int(p[3 * i + 2]) * 3735 + (1 << 14)) >> 15
             }
         }
-        @inline(__always) func reflect(_ i: Int, _ n: Int) -> Int {
-            if n == 1 { return 0 }
-            var i = i
-            while i < 0 || i >= n { i = i < 0 ? -i : 2 * (n - 1) - i }
-            return i
-        }
         var out = [UInt8](repeating: 0, count: w * h)
         for y in 0..<h {
-            let ys = [reflect(y - 1, h), y, reflect(y + 1, h)]
+            let ys = [reflect101(y - 1, h), y, reflect101(y + 1, h)]
             for x in 0..<w {
-                let xs = [reflect(x - 1, w), x, reflect(x + 1, w)]
+                let xs = [reflect101(x - 1, w), x, reflect101(x + 1, w)]
                 func g(_ r: Int, _ c: Int) -> Int { grey[ys[r] * w + xs[c]] }
                 let gx = (g(0, 2) - g(0, 0)) + 2 * (g(1, 2) - g(1, 0)) + (g(2, 2) - g(2, 0))
                 let gy = (g(2, 0) - g(0, 0)) + 2 * (g(2, 1) - g(0, 1)) + (g(2, 2) - g(0, 2))

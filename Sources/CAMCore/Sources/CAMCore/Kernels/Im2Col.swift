@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// im2col / col2im for 2-D windows: the unfolded patches of `channels` planes of one image
 /// as a (channels·kh·kw) × (outH·outW) matrix, and its transpose-accumulate.
 
@@ -66,56 +68,26 @@ func col2imAdd(_ col: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, 
     }
 }
 
-/// Depthwise 2-D correlation of one plane: `out[oy, ox] += Σ w[ky, kx] · x[iy, ix]`.
+extension WindowGeometry {
+    /// The geometry as the C kernels take it.
+    var kernelWindow: ck_window {
+        ck_window(height: Int32(height), width: Int32(width), out_height: Int32(outHeight), out_width: Int32(outWidth),
+                  kernel_h: Int32(kernelH), kernel_w: Int32(kernelW), stride_h: Int32(strideH), stride_w: Int32(strideW),
+                  dilation_h: Int32(dilationH), dilation_w: Int32(dilationW), pad_top: Int32(padTop), pad_left: Int32(padLeft))
+    }
+}
+
+/// Depthwise 2-D correlation of one plane: `out[oy, ox] += Σ w[ky, kx] · x[iy, ix]`
+/// (vectorised for the machine's instruction set, see `CKernels`).
 @inline(__always)
 func depthwisePlane(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ out: UnsafeMutablePointer<Float>) {
-    let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
-    for ky in 0..<g.kernelH {
-        for kx in 0..<g.kernelW {
-            let wv = weights[ky * g.kernelW + kx]
-            let xOffset = kx * g.dilationW - g.padLeft
-            var oxLo = 0, oxHi = ow
-            while oxLo < ow && oxLo * g.strideW + xOffset < 0 { oxLo += 1 }
-            while oxHi > oxLo && (oxHi - 1) * g.strideW + xOffset >= w { oxHi -= 1 }
-            for oy in 0..<oh {
-                let iy = oy * g.strideH - g.padTop + ky * g.dilationH
-                if iy < 0 || iy >= h { continue }
-                let src = x + iy * w + xOffset
-                let dst = out + oy * ow
-                if g.strideW == 1 {
-                    for ox in oxLo..<oxHi { dst[ox] += wv * src[ox] }
-                } else {
-                    let s = g.strideW
-                    for ox in oxLo..<oxHi { dst[ox] += wv * src[ox * s] }
-                }
-            }
-        }
-    }
+    var w = g.kernelWindow
+    ck_depthwise_plane(x, weights, &w, out)
 }
 
 /// The transpose of `depthwisePlane`: scatters `gOut` back through the kernel into `gIn`.
 @inline(__always)
 func depthwisePlaneTransposed(_ gOut: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ gIn: UnsafeMutablePointer<Float>) {
-    let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
-    for ky in 0..<g.kernelH {
-        for kx in 0..<g.kernelW {
-            let wv = weights[ky * g.kernelW + kx]
-            let xOffset = kx * g.dilationW - g.padLeft
-            var oxLo = 0, oxHi = ow
-            while oxLo < ow && oxLo * g.strideW + xOffset < 0 { oxLo += 1 }
-            while oxHi > oxLo && (oxHi - 1) * g.strideW + xOffset >= w { oxHi -= 1 }
-            for oy in 0..<oh {
-                let iy = oy * g.strideH - g.padTop + ky * g.dilationH
-                if iy < 0 || iy >= h { continue }
-                let dst = gIn + iy * w + xOffset
-                let src = gOut + oy * ow
-                if g.strideW == 1 {
-                    for ox in oxLo..<oxHi { dst[ox] += wv * src[ox] }
-                } else {
-                    let s = g.strideW
-                    for ox in oxLo..<oxHi { dst[ox * s] += wv * src[ox] }
-                }
-            }
-        }
-    }
+    var w = g.kernelWindow
+    ck_depthwise_plane_transposed(gOut, weights, &w, gIn)
 }

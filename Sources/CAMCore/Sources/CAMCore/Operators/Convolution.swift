@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// `Conv(x, W, B?)`: grouped 1-D/2-D convolution (depthwise included) with strides,
 /// dilations and explicit or automatic padding; and `ConvBackwardData`, its VJP with
 /// respect to `x` (a transposed convolution), whose own VJP is `Conv` again.
@@ -159,12 +161,7 @@ func applyBiasAndActivation(_ t: Tensor, bias: Tensor?, activation: Convolution.
     parallelFor(n * c, grain: Swift.max(1, 16384 / Swift.max(plane, 1))) { r in
         for i in r {
             let v = pb?[i % c] ?? 0
-            let d = po + i * plane
-            if activation == nil {
-                for j in 0..<plane { d[j] += v }
-            } else {
-                for j in 0..<plane { d[j] = Swift.min(Swift.max(d[j] + v, lo), hi) }
-            }
+            if activation == nil { ck_bias(po + i * plane, plane, v) } else { ck_bias_clamp(po + i * plane, plane, v, lo, hi) }
         }
     }
     withExtendedLifetime(bias) {}

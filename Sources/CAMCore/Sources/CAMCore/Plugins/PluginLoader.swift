@@ -25,12 +25,13 @@ public enum PluginLoader {
 
     private static let loading = NSLock()
 
-    /// Loads every plugin found on the search path into `registry` (each file once). Safe to
-    /// call from several threads: callers return once every plugin found is registered.
-    public static func loadAll(into registry: PluginRegistry = .shared) {
+    /// Loads every plugin found on the search path into `registry` (each file once), after the
+    /// plugins of `extraFolders` (a manifest's plugin paths). Safe to call from several
+    /// threads: callers return once every plugin found is registered.
+    public static func loadAll(into registry: PluginRegistry = .shared, extraFolders: [String] = []) {
         loading.lock()
         defer { loading.unlock() }
-        for folder in searchPaths() {
+        for folder in extraFolders + searchPaths() {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
             for name in names.sorted() where name.hasPrefix(PluginABI.filePrefix) && name.hasSuffix(".so") {
                 load(file: folder + "/" + name, into: registry)

@@ -69,7 +69,10 @@ public struct Tensor: @unchecked Sendable {
 
     // MARK: Element access
 
-    /// The elements as float32. Only valid for `dtype == .float32`.
+    /// The elements as float32, in place. Only valid for `dtype == .float32`, and only while
+    /// this tensor (or another sharing its buffer) is alive: keep a reference while reading
+    /// (`withExtendedLifetime`), or copy with `toFloats()` — never read through the pointer of
+    /// a temporary such as `t.batchItem(0).floats`.
     public var floats: UnsafeBufferPointer<Float> {
         precondition(dtype == .float32, "tensor is \(dtype), not float32")
         return UnsafeBufferPointer(start: buffer.raw.assumingMemoryBound(to: Float.self), count: count)

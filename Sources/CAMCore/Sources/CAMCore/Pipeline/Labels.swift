@@ -1,18 +1,19 @@
-import CAMCore
 import Foundation
 
 /// Class names, one per line, for printing predictions.
-struct Labels {
-    let names: [String]
+public struct Labels: Sendable {
+    public let names: [String]
 
-    /// `--labels PATH`, else `<model>.labels.txt` or `labels.txt` beside the model.
-    static func find(explicit: String?, modelPath: String) throws -> Labels? {
-        try path(explicit: explicit, modelPath: modelPath).map(load)
+    /// `--labels PATH`, else the model card's, else `<model>.labels.txt` or `labels.txt` beside
+    /// the model.
+    public static func find(explicit: String?, modelPath: String, card: ModelCard? = nil) throws -> Labels? {
+        try path(explicit: explicit, modelPath: modelPath, card: card).map(load)
     }
 
-    /// The labels file `find` reads, if any.
-    static func path(explicit: String?, modelPath: String) -> String? {
+    /// The labels file `find` reads, if any (target plugins read class names from it).
+    public static func path(explicit: String?, modelPath: String, card: ModelCard? = nil) -> String? {
         if let explicit { return explicit }
+        if let fromCard = card?.labelsPath { return fromCard }
         let url = URL(fileURLWithPath: modelPath)
         let folder = url.deletingLastPathComponent()
         for candidate in [url.deletingPathExtension().lastPathComponent + ".labels.txt", "labels.txt"] {
@@ -22,7 +23,7 @@ struct Labels {
         return nil
     }
 
-    static func load(_ path: String) throws -> Labels {
+    public static func load(_ path: String) throws -> Labels {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw CAMError(.io, "\(path): cannot read the labels file (expected UTF-8 text, one class name per line)")
         }
@@ -31,11 +32,11 @@ struct Labels {
         }.reversed().drop { $0.isEmpty }.reversed())
     }
 
-    func name(_ index: Int) -> String? { index < names.count ? names[index] : nil }
+    public func name(_ index: Int) -> String? { index < names.count ? names[index] : nil }
 }
 
 /// The `k` highest scores of a score vector, best first.
-func topK(_ scores: Tensor, _ k: Int) -> [(index: Int, score: Float)] {
+public func topK(_ scores: Tensor, _ k: Int) -> [(index: Int, score: Float)] {
     let values = scores.toFloats()
     return values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
         .prefix(k).map { ($0, values[$0]) }

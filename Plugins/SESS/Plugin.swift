@@ -1,0 +1,9 @@
+import CAMCore
+
+@_cdecl("swiftcam_plugin_abi_version")
+public func swiftcamPluginABIVersion() -> UInt32 { PluginABI.version }
+
+@_cdecl("swiftcam_plugin_register")
+public func swiftcamPluginRegister(_ registrar: UnsafeMutableRawPointer) {
+    PluginRegistrar.from(registrar).register(method: SESS())
+}

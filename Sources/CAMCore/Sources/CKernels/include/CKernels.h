@@ -1,0 +1,23 @@
+// Hot loops of the runtime compiled for the CPU they run on: each function is built in an
+// AVX-512, an AVX2 and a baseline version, and the loader picks the best one the machine has
+// (GCC/Clang `target_clones`). Swift itself is compiled for the x86-64 baseline.
+#pragma once
+#include <stddef.h>
+
+/// The geometry of a 2-D sliding window over one plane.
+typedef struct {
+    int height, width, out_height, out_width;
+    int kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+} ck_window;
+
+/// out[oy, ox] += Σ w[ky, kx] · x[oy·sh − pt + ky·dh, ox·sw − pl + kx·dw] (one depthwise plane).
+void ck_depthwise_plane(const float *x, const float *weights, const ck_window *g, float *out);
+
+/// The transpose: gin[iy, ix] += w[ky, kx] · gout[oy, ox] over the same taps.
+void ck_depthwise_plane_transposed(const float *gout, const float *weights, const ck_window *g, float *gin);
+
+/// v[i] = min(max(v[i] + bias, lo), hi) for n values (bias and activation after a convolution).
+void ck_bias_clamp(float *v, size_t n, float bias, float lo, float hi);
+
+/// v[i] += bias for n values.
+void ck_bias(float *v, size_t n, float bias);
