@@ -16,13 +16,26 @@ public final class Model: @unchecked Sendable {
     private var executors: [Set<ValueID>: Executor] = [:]
     private let lock = NSLock()
 
-    /// Wraps a graph produced by a loader: folds constant sub-graphs and checks structure.
+    /// Notes about the model found while loading (e.g. weights that are NaN or infinite).
+    public private(set) var loadWarnings: [String] = []
+
+    /// Wraps a graph produced by a loader: checks every operator's attributes, folds constant
+    /// sub-graphs, checks the structure, and notes NaN or infinite weights.
     public init(graph: Graph, source: String) throws {
         var g = graph
+        for node in g.nodes {
+            do { try node.op.validate() } catch let e as CAMError {
+                throw CAMError(e.kind, "\(source): \(node.label): \(e.message)")
+            }
+        }
         guard !g.outputs.isEmpty else { throw CAMError(.invalidModel, "\(source): the model has no outputs") }
         try ConstantFolding.fold(&g)
         self.graph = g
         self.source = source
+        for (id, t) in g.constants.sorted(by: { $0.key < $1.key }) where t.dtype == .float32 {
+            let bad = t.floats.filter { !$0.isFinite }.count
+            if bad > 0 { loadWarnings.append("\(source): weight '\(g.name(of: id))' has \(bad) NaN or infinite value(s) of \(t.count)") }
+        }
         _ = try executor(protecting: Set(g.outputs)).schedule(for: g.outputs, known: Set(g.inputs))
     }
 

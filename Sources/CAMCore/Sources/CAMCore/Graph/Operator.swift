@@ -17,6 +17,10 @@ public protocol Operator: Sendable {
     /// integer data are not differentiable; gradients never propagate through them.
     func isDifferentiable(input index: Int) -> Bool
 
+    /// Checks the operator's own attributes (strides, pads, axes…) when a model is loaded,
+    /// before anything runs. Default: nothing to check.
+    func validate() throws
+
     /// Emits the VJP: given the node and the gradients of its outputs (`nil` = zero), returns
     /// one gradient value per input (`nil` = zero or not requested).
     func gradient(_ builder: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?]
@@ -24,6 +28,8 @@ public protocol Operator: Sendable {
 
 extension Operator {
     public func isDifferentiable(input index: Int) -> Bool { true }
+
+    public func validate() throws {}
 
     public func gradient(_ builder: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
         throw CAMError(.unsupported, "gradients through \(name) are not implemented")

@@ -80,6 +80,7 @@ struct WindowGeometry {
         guard outHeight > 0, outWidth > 0 else {
             throw CAMError(.runtime, "\(op): input \(inputShape) is too small for kernel \(kernel) (output would be empty)")
         }
+        _ = try checkedShape([batch, channels, outHeight, outWidth], op)
     }
 
     /// The output shape in the input's rank (1-D inputs give 1-D outputs).

@@ -24,6 +24,27 @@ public enum Runtime {
     nonisolated(unsafe) public static var gemmAccumulation: Accumulation =
         ProcessInfo.processInfo.environment["SWIFTCAM_GEMM"].flatMap(Accumulation.init(rawValue:)) ?? .single
 
+    nonisolated(unsafe) private static var memoryLimit: Int = {
+        // Default: three quarters of the machine's memory.
+        Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.75)
+    }()
+
+    /// The largest single tensor allocation allowed, in bytes; sizes computed from a model
+    /// file (shapes, pads, repeats) are checked against it before anything is allocated.
+    public static var maxMemory: Int { memoryLimit }
+
+    public static func setMaxMemory(bytes: Int) { memoryLimit = max(1 << 20, bytes) }
+
+    /// Throws if `elements` float32 values exceed `maxMemory`.
+    public static func checkAllocation(elements: Int, what: String) throws {
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: 4)
+        guard !overflow, bytes <= memoryLimit else {
+            throw CAMError(.runtime, "\(what) would need \(overflow ? "more than 2^63 bytes" : Self.gib(bytes)), over the memory limit of \(Self.gib(memoryLimit)) (raise it with --max-memory)")
+        }
+    }
+
+    static func gib(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
+
     /// The OpenBLAS kernel family in use (e.g. "SkylakeX"), for benchmark reports.
     public static var blasCore: String { OpenBLAS.coreName }
 }

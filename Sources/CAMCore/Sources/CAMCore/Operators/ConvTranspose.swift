@@ -61,7 +61,7 @@ public struct ConvTranspose: Operator {
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         guard inputs.count >= 2, let x = inputs[0], let w = inputs[1] else { throw CAMError(.invalidModel, "ConvTranspose takes (x, W, B?)") }
         guard x.dtype == .float32, w.dtype == .float32 else { throw CAMError(.unsupported, "ConvTranspose on \(x.dtype) is not supported") }
-        let shape = try outputShape(x.shape, w.shape)
+        let shape = try checkedShape(try outputShape(x.shape, w.shape), name)
         let g = try forwardConvolution.geometry(shape, w.shape)
         guard g.outputShape(channels: w.shape[0], spatialRank: x.rank - 2) == x.shape else {
             throw CAMError(.runtime, "ConvTranspose: input \(x.shape) does not fit output \(shape)")

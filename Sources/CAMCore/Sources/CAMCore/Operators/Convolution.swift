@@ -36,6 +36,16 @@ public struct Convolution: Operator {
 
     public var name: String { activation == nil ? "Conv" : "Conv+Activation" }
 
+    public func validate() throws {
+        guard group > 0 else { throw CAMError(.invalidModel, "group must be positive, got \(group)") }
+        guard strides.allSatisfy({ $0 > 0 }) else { throw CAMError(.invalidModel, "strides must be positive, got \(strides)") }
+        guard dilations.allSatisfy({ $0 > 0 }) else { throw CAMError(.invalidModel, "dilations must be positive, got \(dilations)") }
+        if case .explicit(let pads) = padding, pads.contains(where: { $0 < 0 }) {
+            throw CAMError(.invalidModel, "pads must not be negative, got \(pads)")
+        }
+        if let k = kernelShape, k.contains(where: { $0 <= 0 }) { throw CAMError(.invalidModel, "kernel_shape must be positive, got \(k)") }
+    }
+
     /// Validates shapes and resolves the window geometry for input `x` and weights `w`.
     func geometry(_ xShape: [Int], _ wShape: [Int]) throws -> WindowGeometry {
         guard xShape.count >= 3, wShape.count == xShape.count else {

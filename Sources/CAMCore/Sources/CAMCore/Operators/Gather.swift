@@ -21,7 +21,7 @@ public struct Gather: Operator {
         guard a >= 0 && a < x.rank else { throw CAMError(.invalidModel, "Gather: axis \(axis) out of range for rank \(x.rank)") }
         let (ishape, idx) = try Gather.indices(inputs[1], dimension: x.shape[a])
         let outShape = Array(x.shape[..<a]) + ishape + Array(x.shape[(a + 1)...])
-        let out = Tensor(uninitialized: outShape, dtype: x.dtype)
+        let out = Tensor(uninitialized: try checkedShape(outShape, name), dtype: x.dtype)
         let outer = x.shape[..<a].reduce(1, *)
         let inner = x.shape[(a + 1)...].reduce(1, *) * x.dtype.size
         for o in 0..<outer {

@@ -80,7 +80,7 @@ public struct MatMul: Operator {
         let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
         let batch = try broadcastShape([batchA, batchB])
         let count = batch.reduce(1, *)
-        let out = Tensor(uninitialized: batch + [m, n])
+        let out = Tensor(uninitialized: try checkedShape(batch + [m, n], name))
         let sa = broadcastStrides(batchA, to: batch), sb = broadcastStrides(batchB, to: batch)
         let pa = a.floats.baseAddress!, pb = b.floats.baseAddress!, po = out.mutableFloats.baseAddress!
         let aMat = a.shape[a.rank - 2] * a.shape[a.rank - 1], bMat = b.shape[b.rank - 2] * b.shape[b.rank - 1]

@@ -53,7 +53,9 @@ public struct Pad: Operator {
             fill = c
         }
         if x.rank == 0 { return [x] }
-        return [gatherByDimensionMaps(x, maps: try maps(shape: x.shape, inputs.dropFirst()), fill: fill)]
+        let maps = try maps(shape: x.shape, inputs.dropFirst())
+        _ = try checkedShape(maps.map(\.count), name)
+        return [gatherByDimensionMaps(x, maps: maps, fill: fill)]
     }
 
     public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {

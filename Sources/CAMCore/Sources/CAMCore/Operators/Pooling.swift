@@ -17,6 +17,16 @@ public struct PoolWindow: Sendable, Equatable {
         self.ceilMode = ceilMode
     }
 
+    /// Kernel, strides and dilations positive; pads non-negative.
+    func validate() throws {
+        guard !kernel.isEmpty, kernel.allSatisfy({ $0 > 0 }) else { throw CAMError(.invalidModel, "kernel_shape must be positive, got \(kernel)") }
+        guard strides.allSatisfy({ $0 > 0 }) else { throw CAMError(.invalidModel, "strides must be positive, got \(strides)") }
+        guard dilations.allSatisfy({ $0 > 0 }) else { throw CAMError(.invalidModel, "dilations must be positive, got \(dilations)") }
+        if case .explicit(let pads) = padding, pads.contains(where: { $0 < 0 }) {
+            throw CAMError(.invalidModel, "pads must not be negative, got \(pads)")
+        }
+    }
+
     func geometry(_ shape: [Int], op: String) throws -> WindowGeometry {
         var pad = padding
         if case .explicit(let p) = padding, p.isEmpty { pad = .explicit([Int](repeating: 0, count: 2 * kernel.count)) }
@@ -152,6 +162,7 @@ public struct MaxPool: Operator {
         self.indexOrder = indices
     }
     public var name: String { "MaxPool" }
+    public func validate() throws { try window.validate() }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         guard let x = inputs.first ?? nil, x.dtype == .float32 else { throw CAMError(.invalidModel, "MaxPool needs a float32 input") }
@@ -238,6 +249,7 @@ public struct AveragePool: Operator {
     public let countIncludePad: Bool
     public init(_ window: PoolWindow, countIncludePad: Bool = false) { self.window = window; self.countIncludePad = countIncludePad }
     public var name: String { "AveragePool" }
+    public func validate() throws { try window.validate() }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         guard let x = inputs.first ?? nil, x.dtype == .float32 else { throw CAMError(.invalidModel, "AveragePool needs a float32 input") }

@@ -307,6 +307,7 @@ public struct Resize: Operator {
         guard out.allSatisfy({ $0 > 0 && $0 <= 1 << 24 }) else {
             throw CAMError(.runtime, "Resize: output shape \(out) for input \(shape) is empty or too large")
         }
+        _ = try checkedShape(out, name)
         let columns = taps(plans[shape.count - 1])
         let rows = shape.count >= 2 ? (plans[shape.count - 2].isIdentity ? Taps.identity(shape[shape.count - 2]) : taps(plans[shape.count - 2]))
                                     : Taps.identity(1)

@@ -9,15 +9,17 @@ func intList(_ t: Tensor?, _ what: String) throws -> [Int] {
     return t.toInt64s().map { Int(clamping: $0) }
 }
 
-/// Checks that every dimension is non-negative and the element count does not overflow.
+/// Checks that every dimension is non-negative, the element count does not overflow, and a
+/// float32 tensor of this shape fits under `Runtime.maxMemory` — before anything is allocated.
 func checkedShape(_ shape: [Int], _ op: String) throws -> [Int] {
     var n = 1
     for d in shape {
         guard d >= 0 else { throw CAMError(.runtime, "\(op): negative dimension in \(shape)") }
         let (p, o) = n.multipliedReportingOverflow(by: d)
-        guard !o, p <= 1 << 36 else { throw CAMError(.runtime, "\(op): shape \(shape) is too large") }
+        guard !o else { throw CAMError(.runtime, "\(op): shape \(shape) overflows the element count") }
         n = p
     }
+    try Runtime.checkAllocation(elements: n, what: "\(op): a tensor of shape \(shape)")
     return shape
 }
 
