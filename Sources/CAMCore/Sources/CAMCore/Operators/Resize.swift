@@ -114,6 +114,12 @@ public struct Resize: Operator {
 
     public func isDifferentiable(input index: Int) -> Bool { index == 0 }
 
+    public func validate() throws {
+        if let scales, !scales.allSatisfy({ $0 > 0 && $0.isFinite }) { throw CAMError(.invalidModel, "Resize: scales must be positive, got \(scales)") }
+        if let sizes, !sizes.allSatisfy({ $0 > 0 }) { throw CAMError(.invalidModel, "Resize: sizes must be positive, got \(sizes)") }
+        if let roi, !roi.allSatisfy({ $0.isFinite }) { throw CAMError(.invalidModel, "Resize: roi must be finite, got \(roi)") }
+    }
+
     /// The sampling of one output axis: `width` taps per output index (their input indices and
     /// weights, flattened), and which outputs fall outside the input (crop-and-resize only).
     struct Taps {
