@@ -49,6 +49,7 @@ let plugins = [
     // Deep feature factorization: NMF of a layer's activations (sklearn's coordinate descent).
     plugin("DFFPlugin", product: "swiftcam-dff", path: "Plugins/DFF"),
     plugin("TransformerReshapesPlugin", product: "swiftcam-transformers", path: "Plugins/TransformerReshapes"),
+    plugin("DetectionTargetsPlugin", product: "swiftcam-detection", path: "Plugins/DetectionTargets"),
 ]
 
 let package = Package(

@@ -6,7 +6,11 @@ final class FEM: ChannelWeightedCAM {
     let name = "fem"
     let summary = "FEM: channels weighted by the share of activations above mean + k·std (option k, default 2)"
 
-    func requirements(options: CAMOptions) throws -> CAMRequirements { CAMRequirements(layerGradients: false) }
+    func requirements(options: CAMOptions) throws -> CAMRequirements {
+        var r = CAMRequirements(layerGradients: false)
+        r.usesTargets = false  // the map ignores the target: none is built, so any model (a detector) works
+        return r
+    }
 
     func compute(_ context: CAMContext) throws -> CAMOutput {
         // upstream's FEM ignores eigen_smooth: always the weighted sum.

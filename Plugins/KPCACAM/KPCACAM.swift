@@ -7,7 +7,11 @@ final class KPCACAM: CAMMethod {
     let name = "kpcacam"
     let summary = "KPCA-CAM: first kernel principal component of the activations (options kernel=sigmoid, gamma)"
 
-    func requirements(options: CAMOptions) throws -> CAMRequirements { CAMRequirements(layerGradients: false) }
+    func requirements(options: CAMOptions) throws -> CAMRequirements {
+        var r = CAMRequirements(layerGradients: false)
+        r.usesTargets = false  // the map ignores the target: none is built, so any model (a detector) works
+        return r
+    }
 
     func compute(_ context: CAMContext) throws -> CAMOutput {
         let name = context.options["kernel"] ?? "sigmoid"

@@ -6,7 +6,11 @@ final class RandomCAM: ChannelWeightedCAM {
     let name = "randomcam"
     let summary = "RandomCAM: uniform random channel weights in [-1, 1] (a metrics baseline; option seed)"
 
-    func requirements(options: CAMOptions) throws -> CAMRequirements { CAMRequirements(layerGradients: false) }
+    func requirements(options: CAMOptions) throws -> CAMRequirements {
+        var r = CAMRequirements(layerGradients: false)
+        r.usesTargets = false  // the map ignores the target: none is built, so any model (a detector) works
+        return r
+    }
 
     func channelWeights(_ layer: CAMContext.Layer, context: CAMContext) throws -> Tensor {
         var state = UInt64(bitPattern: Int64(try context.options.int("seed", default: 0))) &+ 0x9E37_79B9_7F4A_7C15

@@ -8,7 +8,9 @@ final class SobelCAM: CAMMethod {
     let summary = "SobelCAM: the picture's Sobel edge map (a baseline; needs --image)"
 
     func requirements(options: CAMOptions) throws -> CAMRequirements {
-        CAMRequirements(layerGradients: false, usesTargetLayers: false)
+        var r = CAMRequirements(layerGradients: false, usesTargetLayers: false)
+        r.usesTargets = false
+        return r
     }
 
     func compute(_ context: CAMContext) throws -> CAMOutput {

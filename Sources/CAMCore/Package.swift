@@ -15,7 +15,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
         // Hot loops built per instruction set (AVX-512, AVX2, baseline), chosen at load time.
-        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // No FMA contraction: the AVX-512, AVX2 and baseline builds of each kernel then round
+        // identically, so results do not depend on the CPU (and match the Swift reference loops).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(
             name: "CAMCore",
             dependencies: ["CImageCodecs", "CKernels"],

@@ -100,29 +100,29 @@ struct MethodFixtureTests {
     }
 
     /// Guided backprop is the input gradient; through ReLU6/Clip kinks it is discontinuous at
-    /// float32 precision (EfficientNet-Lite0's changes by up to 2 % of its maximum when the input
-    /// moves by 1e-6 relative). So each image must match within 1e-3 relative, or within what
-    /// the model's own float32 sensitivity allows, measured here with such a perturbation.
+    /// float32 precision: a pre-activation that rounds to the other side of 0 or 6 (another
+    /// BLAS kernel family, another summation order) switches a patch of the map. So an image
+    /// matches when it is within 1e-3 of the reference's maximum everywhere, or — kink flips —
+    /// on all but 1 % of its values, with Pearson ≥ 0.9999 and no value off by more than 5 %.
     @Test(arguments: fixtures)
     func guidedBackprop(_ fixture: String) throws {
         guard Fixtures.path("\(fixture)/GuidedBackprop.npy") != nil, let modelPath = Fixtures.path("\(fixture)/model.onnx") else { return }
         Fixtures.loadPlugins()
-        // DeiT needs the transformer operators; until they exist its case is skipped.
-        guard let model = try? Model.load(path: modelPath) else { return }
+        let model = try Model.load(path: modelPath)
         let input = try Fixtures.npy("\(fixture)/input.npy")
         let (_, categories, _) = try Self.manifest(fixture)
         let method = try PluginRegistry.shared.method(named: "guidedbackprop")
-        let explainer = CAMExplainer(model: model)
-        let gb = try explainer.explain(input, CAMRequest(method: method, targetLayers: [], categories: categories)).attribution!
-        var rng = SplitMix(seed: 99)
-        let nudged = Tensor(shape: input.shape, floats: input.toFloats().map { $0 * (1 + 1e-6 * (rng.uniform() * 2 - 1)) })
-        let gbNudged = try explainer.explain(nudged, CAMRequest(method: method, targetLayers: [], categories: categories)).attribution!
+        let gb = try CAMExplainer(model: model).explain(input, CAMRequest(method: method, targetLayers: [], categories: categories)).attribution!
         let reference = try Fixtures.npy("\(fixture)/GuidedBackprop.npy")
         for i in 0..<reference.shape[0] {
-            let ref = reference.batchItem(i)
-            let error = Compare.relative(gb.batchItem(i), ref)
-            let sensitivity = Compare.maxAbs(gb.batchItem(i), gbNudged.batchItem(i)) / ref.toFloats().map(abs).max()!
-            #expect(error <= Swift.max(1e-3, sensitivity), "image \(i): relative error \(error), float32 sensitivity \(sensitivity)")
+            let (ours, ref) = (gb.batchItem(i).toFloats(), reference.batchItem(i).toFloats())
+            let scale = ref.map(abs).max()!
+            let deltas = zip(ours, ref).map { abs($0 - $1) / scale }
+            let worst = deltas.max()!
+            let offFraction = Double(deltas.filter { $0 > 1e-3 }.count) / Double(deltas.count)
+            let pearson = Compare.pearson(ours[...], ref[...])
+            let matches = worst <= 1e-3 || (offFraction <= 0.01 && pearson >= 0.9999 && worst <= 0.05)
+            #expect(matches, "image \(i): max relative error \(worst), \(offFraction * 100) % of values beyond 1e-3, pearson \(pearson)")
         }
     }
 }

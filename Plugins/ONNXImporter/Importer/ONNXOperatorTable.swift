@@ -112,6 +112,132 @@ enum ONNXOperatorTable {
                    dilations: try c.ints("dilations") ?? [], padding: try c.padding(), ceilMode: try c.bool("ceil_mode", false))
     }
 
+    /// Resize (opset 10: `(X, scales)`, asymmetric; opset ≥ 11: `(X, roi, scales, sizes)` with
+    /// the coordinate transformation, nearest rounding and cubic attributes; opset 18: `axes`).
+    static func resize(_ c: ONNXNodeConverter, _ g: inout Graph) throws {
+        let mode = try resizeMode(c)
+        if c.opset < 11 {
+            try c.expectInputs(2)
+            let op = Resize.onnx(mode: mode, coordinateTransform: .asymmetric, nearestRounding: .floor)
+            c.emit(op, [try c.input(0), nil, try c.input(1), nil], into: &g)
+            return
+        }
+        try c.expectInputs(1, 4)
+        if try c.bool("antialias", false) { throw CAMError(.unsupported, "antialias = 1 is not supported") }
+        let policy = try c.string("keep_aspect_ratio_policy", "stretch")
+        guard policy == "stretch" else { throw CAMError(.unsupported, "keep_aspect_ratio_policy '\(policy)' is not supported (only 'stretch')") }
+        let ctm = try c.string("coordinate_transformation_mode", "half_pixel")
+        guard let transform = Resize.CoordinateTransform(rawValue: ctm) else {
+            throw CAMError(.invalidModel, "coordinate_transformation_mode '\(ctm)' is not one of half_pixel, half_pixel_symmetric, pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn, tf_crop_and_resize")
+        }
+        let nm = try c.string("nearest_mode", "round_prefer_floor")
+        guard let rounding = Resize.NearestRounding(rawValue: nm) else {
+            throw CAMError(.invalidModel, "nearest_mode '\(nm)' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil")
+        }
+        let op = Resize.onnx(mode: mode, coordinateTransform: transform, nearestRounding: rounding,
+                             cubicCoefficient: try c.float("cubic_coeff_a", -0.75), excludeOutside: try c.bool("exclude_outside", false),
+                             extrapolationValue: try c.float("extrapolation_value", 0), axes: try c.ints("axes"))
+        var ins = c.inputs
+        while ins.count < 4 { ins.append(nil) }
+        c.emit(op, ins, into: &g)
+    }
+
+    static func resizeMode(_ c: ONNXNodeConverter) throws -> Resize.Mode {
+        switch try c.string("mode", "nearest") {
+        case "nearest": return .nearest
+        case "linear", "bilinear": return .linear
+        case "cubic", "bicubic": return .cubic
+        case let m: throw CAMError(.invalidModel, "mode '\(m)' is not nearest, linear or cubic")
+        }
+    }
+
+    /// Upsample (opsets 7–9, deprecated in 10): Resize with asymmetric coordinates, nearest
+    /// rounding down; `scales` an attribute before opset 9.
+    static func upsample(_ c: ONNXNodeConverter, _ g: inout Graph) throws {
+        let mode = try resizeMode(c)
+        if c.opset < 9 {
+            try c.expectInputs(1)
+            guard let scales = try c.node.floats("scales") else { throw CAMError(.invalidModel, "attribute 'scales' is required") }
+            c.inputs.append(c.constant(Tensor(shape: [scales.count], floats: scales), "scales", into: &g))
+        }
+        try c.expectInputs(2)
+        let op = Resize.onnx(mode: mode, coordinateTransform: .asymmetric, nearestRounding: .floor)
+        c.emit(op, [try c.input(0), nil, try c.input(1), nil], into: &g)
+    }
+
+    /// ConvTranspose: explicit `pads`, or `auto_pad` SAME_UPPER / SAME_LOWER (output = input ·
+    /// stride), or `output_shape` (the output cropped — or extended at the end — to that size
+    /// when the graph runs). Where the total padding is odd, SAME_UPPER puts the extra element at
+    /// the end and the others at the start, as ONNX's specification and reference do
+    /// (onnxruntime differs for output_shape without SAME). Opsets 1 and 11 differ only in
+    /// documentation.
+    static func convTranspose(_ c: ONNXNodeConverter, _ g: inout Graph) throws {
+        try c.expectInputs(2, 3)
+        let weightShape = c.inputs[1].flatMap { g.constants[$0]?.shape }
+        let kernel = try c.ints("kernel_shape") ?? weightShape.map { Array($0.dropFirst(2)) }
+        let strides = try c.ints("strides") ?? [], dilations = try c.ints("dilations") ?? []
+        var outputPadding = try c.ints("output_padding") ?? []
+        let group = try c.int("group", 1)
+        let autoPad = try c.string("auto_pad", "NOTSET")
+        guard ["NOTSET", "", "VALID", "SAME_UPPER", "SAME_LOWER"].contains(autoPad) else {
+            throw CAMError(.invalidModel, "auto_pad '\(autoPad)' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+        }
+        let same = autoPad.hasPrefix("SAME")
+        // The output cropped (or extended at the end) when the graph runs: to `output_shape`, or
+        // for SAME padding with weights known only then, to input · stride.
+        func fitted(_ fit: FitSpatialSize) {
+            let full = c.emitIntermediate(ConvTranspose(strides: strides, dilations: dilations, pads: [], outputPadding: outputPadding, group: group),
+                                          Array(c.inputs.prefix(2)), into: &g)[0]
+            guard c.inputs.count > 2, let bias = c.inputs[2] else {
+                c.emit(fit, [full, c.inputs[0]], into: &g)
+                return
+            }
+            let cropped = c.emitIntermediate(fit, [full, c.inputs[0]], into: &g)[0]
+            let rank: Int
+            switch fit.size {
+            case .fixed(let s): rank = s.count
+            default: rank = kernel?.count ?? Swift.max(strides.count, 2)
+            }
+            let shape = c.int64Constant([-1] + [Int](repeating: 1, count: rank), "bias_shape", into: &g)
+            let column = c.emitIntermediate(Reshape(), [bias, shape], into: &g)[0]
+            c.emit(Binary(.add), [cropped, column], into: &g)
+        }
+        if let outputShape = try c.ints("output_shape") {
+            let n = kernel?.count ?? outputShape.count
+            fitted(FitSpatialSize(size: .fixed(Array(outputShape.suffix(n))), padMoreAtStart: autoPad != "SAME_UPPER"))
+            return
+        }
+        guard same else {
+            let pads = autoPad == "VALID" ? [] : (try c.ints("pads") ?? [])
+            c.emit(ConvTranspose(strides: strides, dilations: dilations, pads: pads, outputPadding: outputPadding, group: group), into: &g)
+            return
+        }
+        guard let kernel else {
+            fitted(FitSpatialSize(size: .inputTimesStrides(strides), padMoreAtStart: autoPad != "SAME_UPPER"))
+            return
+        }
+        // Output = input · stride, whatever the input size: the total padding is fixed.
+        let n = kernel.count
+        let s = strides.isEmpty ? [Int](repeating: 1, count: n) : strides, d = dilations.isEmpty ? [Int](repeating: 1, count: n) : dilations
+        if outputPadding.isEmpty { outputPadding = [Int](repeating: 0, count: n) }
+        guard s.count == n, d.count == n, outputPadding.count == n else {
+            throw CAMError(.invalidModel, "strides \(strides), dilations \(dilations) and output_padding \(outputPadding) must have \(n) values")
+        }
+        var begins: [Int] = [], ends: [Int] = []
+        for i in 0..<n {
+            let total = outputPadding[i] + (kernel[i] - 1) * d[i] + 1 - s[i]
+            if total < 0 {
+                outputPadding[i] -= total
+                begins.append(0); ends.append(0)
+            } else if autoPad == "SAME_UPPER" {
+                begins.append(total / 2); ends.append(total - total / 2)
+            } else {
+                begins.append(total - total / 2); ends.append(total / 2)
+            }
+        }
+        c.emit(ConvTranspose(strides: s, dilations: d, pads: begins + ends, outputPadding: outputPadding, group: group), into: &g)
+    }
+
     nonisolated(unsafe) static let table: [String: Converter] = [
         // Elementwise functions
         "Relu": unary { _ in .relu },
@@ -195,6 +321,7 @@ enum ONNXOperatorTable {
             g.nodes.append(Node(name: c.node.name, op: LayerNormalization(axis: try c.int("axis", -1), epsilon: try c.float("epsilon", 1e-5)),
                                 inputs: c.inputs, outputs: outs))
         },
+        "ConvTranspose": convTranspose,
         "GlobalAveragePool": { c, g in try c.expectInputs(1); c.emit(GlobalPool(.average), into: &g) },
         "GlobalMaxPool": { c, g in try c.expectInputs(1); c.emit(GlobalPool(.max), into: &g) },
 
@@ -301,6 +428,35 @@ enum ONNXOperatorTable {
             try c.expectInputs(2, 4)
             c.emit(Pad(mode: m), into: &g)
         },
+        "Resize": resize,
+        "Upsample": upsample,
+
+        // Selection (detector heads)
+        "ArgMax": { c, g in
+            try c.expectInputs(1)
+            c.emit(ArgExtremum(max: true, axis: try c.int("axis", 0), keepDims: try c.bool("keepdims", true),
+                               selectLastIndex: try c.bool("select_last_index", false)), into: &g)
+        },
+        "ArgMin": { c, g in
+            try c.expectInputs(1)
+            c.emit(ArgExtremum(max: false, axis: try c.int("axis", 0), keepDims: try c.bool("keepdims", true),
+                               selectLastIndex: try c.bool("select_last_index", false)), into: &g)
+        },
+        "TopK": { c, g in
+            if c.opset < 10 {
+                try c.expectInputs(1)
+                c.inputs.append(c.int64Constant([try c.int("k", 0)], "k", into: &g))
+            }
+            try c.expectInputs(2)
+            // `sorted = 0` allows any order; the sorted order is one of them.
+            c.emit(TopK(axis: try c.int("axis", -1), largest: try c.bool("largest", true)), into: &g)
+        },
+        "GatherElements": { c, g in try c.expectInputs(2); c.emit(GatherElements(axis: try c.int("axis", 0)), into: &g) },
+        "NonMaxSuppression": { c, g in
+            try c.expectInputs(2, 5)
+            c.emit(NonMaxSuppression(centerPointBox: try c.int("center_point_box", 0) != 0), into: &g)
+        },
+
         "Constant": { c, g in
             try c.expectInputs(0)
             g.constants[c.outputs[0]] = try c.node.constantValue()

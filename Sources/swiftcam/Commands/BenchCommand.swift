@@ -34,9 +34,14 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Untimed warm-up runs per measurement.")
     var warmup: Int = 2
 
+    @Option(name: .long, help: "Leak check instead of timing: run N explanations, cycling through --method at the first --batch size, and report the resident memory after the 10th and the last.")
+    var soak: Int?
+
     func validate() throws {
         if batch.contains(where: { $0 < 1 }) { throw ValidationError("--batch sizes must be positive") }
         if repetitions < 1 || warmup < 0 { throw ValidationError("--repetitions must be ≥ 1 and --warmup ≥ 0") }
+        if let soak, soak < 10 { throw ValidationError("--soak needs at least 10 runs, got \(soak)") }
+        if soak != nil && targetLayer == nil { throw ValidationError("--soak explains: give --target-layer") }
         if let size { _ = try InputOptions.parseSize(size, flag: "--size") }
         try ReshapeOption.validate(reshape)
     }
@@ -45,16 +50,18 @@ struct BenchCommand: ParsableCommand {
         let model = try modelOptions.load()
         let (reshapeTransform, reshapeOptions) = try ReshapeOption.resolve(reshape)
         let (h, w) = try size.map { try InputOptions.parseSize($0, flag: "--size") } ?? model.declaredInputSize.map { ($0.height, $0.width) } ?? (224, 224)
+        if let soak, let targetLayer {
+            return try soakTest(model, runs: soak, size: (h, w), layer: targetLayer, reshape: reshapeTransform, reshapeOptions: reshapeOptions)
+        }
         print("threads: \(Runtime.threadCount), OpenBLAS kernels: \(Runtime.blasCore)")
         let square = measureSGEMM(m: 1024, n: 1024, k: 1024)
         let convShaped = measureSGEMM(m: 256, n: 3136, k: 2304)
         print(String(format: "cblas_sgemm: %.1f GFLOP/s (1024³), %.1f GFLOP/s (256×3136×2304)", square, convShaped))
         let reference = Swift.max(square, convShaped)
-        let perImageFLOPs = try FLOPCounter.count(model, input: Tensor(repeating: 0.1, shape: [1, 3, h, w]))
+        let perImageFLOPs = try FLOPCounter.count(model, input: randomInput(model, batch: 1, size: (h, w)))
         print(String(format: "model: %@  input 3×%d×%d  %.2f GFLOP per image (Conv/Gemm/MatMul)", modelOptions.model, h, w, perImageFLOPs / 1e9))
         for n in batch {
-            var generator = SystemRandomNumberGenerator()
-            let x = Tensor(shape: [n, 3, h, w], floats: (0..<(n * 3 * h * w)).map { _ in Float.random(in: -1...1, using: &generator) })
+            let x = try randomInput(model, batch: n, size: (h, w))
             let forward = try time { _ = try model.predict(x) }
             let gflops = perImageFLOPs * Double(n) / forward / 1e9
             print(String(format: "forward   batch %2d: %8.2f ms/image  %6.1f GFLOP/s  (%.0f%% of sgemm)", n, forward * 1000 / Double(n), gflops, 100 * gflops / reference))
@@ -67,6 +74,31 @@ struct BenchCommand: ParsableCommand {
                 print(String(format: "%-9@ batch %2d: %8.2f ms/image", name, n, t * 1000 / Double(n)))
             }
         }
+        print(String(format: "peak resident memory: %.0f MiB", Double(ResidentMemory.peak) / 1048576))
+    }
+
+    /// Runs `runs` explanations in this process and prints its resident memory after the 10th
+    /// and after the last: a leak shows as growth between the two.
+    func soakTest(_ model: Model, runs: Int, size: (Int, Int), layer: String, reshape: (any ReshapeTransform)?, reshapeOptions: String?) throws {
+        let input = try randomInput(model, batch: batch[0], size: size)
+        let methods = try method.map { try PluginRegistry.shared.method(named: $0) }
+        let explainer = CAMExplainer(model: model)
+        var afterTen = 0
+        for run in 1...runs {
+            let request = CAMRequest(method: methods[run % methods.count], targetLayers: [layer], reshape: reshape, reshapeOptions: reshapeOptions)
+            _ = try explainer.explain(input, request)
+            if run == 10 { afterTen = ResidentMemory.current }
+        }
+        print("resident memory after run 10: \(afterTen) bytes")
+        print("resident memory after run \(runs): \(ResidentMemory.current) bytes")
+        print("peak resident memory: \(ResidentMemory.peak) bytes")
+    }
+
+    /// A batch of uniform noise in the model's input layout.
+    func randomInput(_ model: Model, batch n: Int, size: (Int, Int)) throws -> Tensor {
+        var generator = SystemRandomNumberGenerator()
+        let x = Tensor(shape: [n, 3, size.0, size.1], floats: (0..<(n * 3 * size.0 * size.1)).map { _ in Float.random(in: -1...1, using: &generator) })
+        return model.inputLayout == .nhwc ? try InputOptions.relayout(x, to: .nhwc) : x
     }
 
     /// Median wall time of `body` over the repetitions, after the warm-up.

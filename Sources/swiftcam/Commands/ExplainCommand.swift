@@ -3,6 +3,8 @@ import CAMCore
 import Foundation
 
 /// `swiftcam explain`: CAMs for a batch, written as overlays and/or arrays.
+let decoderHelp = "yolov8 | yolov5 | picodet, then :key=value options (score, nms, classes, activation=none|sigmoid, multi-label, max-detections; yolo: layout, output, normalized; picodet: strides, reg-max, offset)"
+
 struct ExplainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
@@ -25,8 +27,14 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .long, help: "Target category per image, in order (default: each image's top class).")
     var category: [Int] = []
 
-    @Option(name: .long, help: "Target kind: classifier (the logit) or classifier-softmax, or a target plugin.")
-    var target: String = "classifier"
+    @Option(name: .long, help: ArgumentHelp(TargetOption.help, valueName: "name[:args]"))
+    var target: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("How to read a detector's head for --target boxes: \(decoderHelp)", valueName: "format[:options]"))
+    var decoder: String?
+
+    @Option(name: .customLong("draw-boxes"), help: "Boxes drawn on overlays for detection targets: explained (the boxes the CAM explains), all (every detection), none.")
+    var drawBoxes: String = "explained"
 
     @Flag(name: .customLong("eigen-smooth"), help: "First principal component of the weighted activations instead of their sum (upstream's eigen_smooth).")
     var eigenSmooth = false
@@ -67,6 +75,12 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .long, help: "Write the model's output for the batch to this .npy.")
     var logits: String?
 
+    @Option(name: .customLong("raw-npy"), help: "Write the first target layer's raw map (N, h, w) — upstream's get_cam_image, before ReLU, scaling and resizing — to this .npy.")
+    var rawNpy: String?
+
+    @Option(name: .customLong("weights-npy"), help: "Write the first target layer's channel weights (N, C), for methods that have them, to this .npy.")
+    var weightsNpy: String?
+
     @Option(name: .customLong("image-weight"), help: "Weight of the picture in the overlay, in [0, 1] (upstream's image_weight).")
     var imageWeight: Double = 0.5
 
@@ -76,14 +90,20 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .customLong("overlay-format"), help: "png or jpg.")
     var overlayFormat: String = "png"
 
+    @Option(name: .customLong("overlay-width"), help: "Scale overlays to this width in pixels (PIL's antialiased bicubic; default: the maps' size).")
+    var overlayWidth: Int?
+
     func validate() throws {
         guard (0...1).contains(imageWeight) else { throw ValidationError("--image-weight must be in [0, 1], got \(imageWeight)") }
         guard Colormap(rawValue: colormap) != nil else { throw ValidationError("--colormap must be one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))") }
         guard ["png", "jpg", "jpeg"].contains(overlayFormat) else { throw ValidationError("--overlay-format must be png or jpg") }
+        guard ["explained", "all", "none"].contains(drawBoxes) else { throw ValidationError("--draw-boxes must be explained, all or none") }
+        if let w = overlayWidth, w < 8 || w > 16384 { throw ValidationError("--overlay-width must be between 8 and 16384, got \(w)") }
+        for t in target { _ = try TargetOption.parse(t) }
         try ReshapeOption.validate(reshape)
         if category.contains(where: { $0 < 0 }) { throw ValidationError("--category values must be non-negative") }
-        if outputDir == nil && npy == nil && logits == nil && !metricOptions.isActive {
-            throw ValidationError("nothing to write: give --output-dir, --npy, --logits and/or --metrics")
+        if outputDir == nil && npy == nil && logits == nil && rawNpy == nil && weightsNpy == nil && !metricOptions.isActive {
+            throw ValidationError("nothing to write: give --output-dir, --npy, --raw-npy, --weights-npy, --logits and/or --metrics")
         }
         if guided && outputDir == nil { throw ValidationError("--guided writes images: give --output-dir") }
         _ = try parsedMethodOptions()
@@ -116,9 +136,7 @@ struct ExplainCommand: ParsableCommand {
         // Resolve the plugins the run needs before doing any work.
         let registry = PluginRegistry.shared
         let cam = try registry.method(named: method)
-        guard let targetFactory = registry.target(named: target) else {
-            throw CAMError(.usage, "no target named '\(target)' (available: \(registry.targetNames.joined(separator: ", ")))")
-        }
+        var targetSpecs = try TargetOption.resolve(target, decoder: decoder, registry: registry)
         let guidedMethod = guided ? try registry.method(named: "guidedbackprop") : nil
         let options = try parsedMethodOptions()
         let metrics = try metricOptions.resolve()
@@ -129,6 +147,13 @@ struct ExplainCommand: ParsableCommand {
         let n = batch.tensor.shape[0]
         guard category.isEmpty || category.count == n else {
             throw CAMError(.usage, "\(category.count) --category values for \(n) images; give one per image, in order")
+        }
+        guard targetSpecs.count == 1 || targetSpecs.count == n else {
+            throw CAMError(.usage, "\(targetSpecs.count) --target values for \(n) images; give one for the whole batch, or one per image, in order")
+        }
+        // Target plugins name classes from the labels (--labels, the model card's, or beside the model).
+        if let labels = Labels.path(explicit: modelOptions.labels, modelPath: modelOptions.model, card: card) {
+            for k in targetSpecs.indices where targetSpecs[k].options["labels"] == nil { targetSpecs[k].options["labels"] = labels }
         }
         // No --target-layer: the model card's, else the last spatial map before global pooling.
         var layers = targetLayers
@@ -142,12 +167,13 @@ struct ExplainCommand: ParsableCommand {
                 Diagnostics.note("target layer: \(layers[0]) (the last spatial map before pooling; --target-layer to choose another)")
             }
         }
-        var request = CAMRequest(method: cam, targetLayers: layers, targetFactory: targetFactory,
+        var request = CAMRequest(method: cam, targetLayers: layers, targetFactory: targetSpecs[0].factory,
                                  categories: category.map { Optional($0) }, reshape: reshapeTransform, reshapeOptions: reshapeOptions,
                                  options: options, eigenSmooth: eigenSmooth, augSmooth: augSmooth)
         let progress = quiet ? nil : TerminalProgress()
         request.progress = progress
         request.pictures = batch.images
+        request.perImageTargets = targetSpecs
         defer { progress?.finish() }
         let explainer = CAMExplainer(model: model)
         let result = try explainer.explain(batch.tensor, request)
@@ -169,6 +195,14 @@ struct ExplainCommand: ParsableCommand {
         if let path = metricOptions.metricsJSON { files.append((path, MetricReport.json(metricScores))) }
         if let npy { files.append((npy, NPY.encode(result.maps ?? result.attribution!))) }
         if let logits { files.append((logits, NPY.encode(result.outputs[0]))) }
+        if let rawNpy {
+            guard let raw = result.layerMaps.first?.raw else { throw CAMError(.usage, "--raw-npy: method '\(cam.name)' produces no layer map") }
+            files.append((rawNpy, NPY.encode(raw)))
+        }
+        if let weightsNpy {
+            guard let w = result.layerMaps.first?.weights else { throw CAMError(.usage, "--weights-npy: method '\(cam.name)' has no channel weights") }
+            files.append((weightsNpy, NPY.encode(w)))
+        }
         var imagesPerItem = [[String]](repeating: [], count: n)
         if let outputDir {
             let pictures = try batch.images ?? (0..<n).map { try denormalized(batch.tensor, index: $0, layout: model.inputLayout) }
@@ -178,7 +212,10 @@ struct ExplainCommand: ParsableCommand {
                 var k = 1
                 while stems.contains(stem) { stem = "\(batch.names[i])_\(k)_\(method)"; k += 1 }
                 stems.insert(stem)
-                for (suffix, image) in try pictureOutputs(result, guidedResult, item: i, picture: pictures[i]) {
+                for (suffix, full) in try pictureOutputs(result, guidedResult, item: i, picture: pictures[i], boxes: boxesToDraw(result.targets[i])) {
+                    let image = try overlayWidth.map { w in
+                        try full.resizeBicubicPIL(width: w, height: Swift.max(1, Int((Double(full.height) * Double(w) / Double(full.width)).rounded())))
+                    } ?? full
                     let path = URL(fileURLWithPath: outputDir).appendingPathComponent("\(stem)\(suffix).\(overlayFormat == "png" ? "png" : "jpg")").path
                     files.append((path, overlayFormat == "png" ? try image.pngData() : try image.jpegData()))
                     imagesPerItem[i].append(path)
@@ -195,18 +232,19 @@ struct ExplainCommand: ParsableCommand {
             print("\(batch.names[i]): \(cam.name) for \(target)\(label)" + (imagesPerItem[i].isEmpty ? "" : " → \(imagesPerItem[i].joined(separator: ", "))"))
         }
         for line in MetricOptions.lines(names: batch.names, metricScores) where !metricScores.isEmpty { print(line) }
-        for path in [npy, logits, metricOptions.metricsJSON].compactMap({ $0 }) { print("wrote \(path)") }
+        for path in [npy, logits, rawNpy, weightsNpy, metricOptions.metricsJSON].compactMap({ $0 }) { print("wrote \(path)") }
     }
 
     /// The pictures written for batch item `i`: the overlay (or, for pixel attributions, the
     /// deprocessed attribution), and with --guided the guided backprop and cam_gb images.
-    func pictureOutputs(_ result: CAMResult, _ guided: CAMResult?, item i: Int, picture: RGBImage) throws -> [(String, RGBImage)] {
+    func pictureOutputs(_ result: CAMResult, _ guided: CAMResult?, item i: Int, picture: RGBImage, boxes: [DetectionBox] = []) throws -> [(String, RGBImage)] {
         var out: [(String, RGBImage)] = []
         if let maps = result.maps {
             let (h, w) = (maps.shape[1], maps.shape[2])
             let map = maps.batchItem(i).toFloats()
             let base = picture.width == w && picture.height == h ? picture : try picture.resizeBilinearOpenCV(width: w, height: h)
-            out.append(("", try overlay(image: base, cam: map, imageWeight: imageWeight, colormap: Colormap(rawValue: colormap)!)))
+            let cam = try overlay(image: base, cam: map, imageWeight: imageWeight, colormap: Colormap(rawValue: colormap)!)
+            out.append(("", boxes.isEmpty ? cam : cam.drawing(boxes)))
             if let gb = guided?.attribution?.batchItem(i) {
                 out.append(("_gb", try PixelAttribution.deprocess(gb)))
                 out.append(("_cam_gb", try PixelAttribution.deprocess(PixelAttribution.weighted(gb, by: map))))
@@ -215,6 +253,16 @@ struct ExplainCommand: ParsableCommand {
             out.append(("", try PixelAttribution.deprocess(a.batchItem(i))))
         }
         return out
+    }
+
+    /// The boxes drawn on image `i`'s overlay (input coordinates, as the maps).
+    func boxesToDraw(_ target: any Target) -> [DetectionBox] {
+        guard let t = target as? any BoxTarget else { return [] }
+        switch drawBoxes {
+        case "all": return t.detections
+        case "explained": return t.explainedBoxes
+        default: return []
+        }
     }
 
     /// A picture for an `--input-npy` item: the input with the normalisation undone.

@@ -19,9 +19,15 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("max-memory"), help: "Largest single tensor allowed, e.g. 8G or 512M (default: 3/4 of the machine's memory).")
     var maxMemory: String?
 
+    @Option(name: .customLong("gemm-accumulation"), help: "single (default) or double: matrix products accumulated in double, ~2× slower, for numerically unstable maps (Grad-CAM++ on deep detectors).")
+    var gemmAccumulation: String?
+
     func validate() throws {
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
         if let maxMemory { _ = try Self.parseBytes(maxMemory) }
+        if let g = gemmAccumulation, Runtime.Accumulation(rawValue: g) == nil {
+            throw ValidationError("--gemm-accumulation must be single or double, got '\(g)'")
+        }
     }
 
     /// "8G", "512M", "100000K" or bytes.
@@ -40,6 +46,7 @@ struct ModelOptions: ParsableArguments {
     /// Applies the thread count and loads the plugins.
     func prepareRuntime() {
         if let threads { Runtime.setThreadCount(threads) }
+        if let g = gemmAccumulation.flatMap(Runtime.Accumulation.init(rawValue:)) { Runtime.gemmAccumulation = g }
         if let maxMemory, let bytes = try? Self.parseBytes(maxMemory) { Runtime.setMaxMemory(bytes: bytes) }
         PluginLoader.loadAll()
     }

@@ -10,6 +10,9 @@ public struct CAMRequest: Sendable {
     public var targetOptions: [String: String]
     /// Explicit targets, one per image (used instead of the factory when given).
     public var targets: [any Target]?
+    /// A target factory and options per image (or one for the whole batch), used instead of
+    /// `targetFactory` and `targetOptions` when given (`--target` repeated per image).
+    public var perImageTargets: [TargetSpec]? = nil
     public var reshape: (any ReshapeTransform)?
     public var reshapeOptions: String?
     public var options: CAMOptions
@@ -89,6 +92,7 @@ public final class CAMExplainer: @unchecked Sendable {
         wrt += extraIDs
         if needs.inputGradient { wrt.append(inputID) }
         let capture = layerIDs + extraIDs
+        let targetsUsed = needs.usesTargets || !wrt.isEmpty || needs.layerHessianVectorProducts
 
         var outputs: [Tensor]
         var values: [ValueID: Tensor] = [:]
@@ -97,7 +101,7 @@ public final class CAMExplainer: @unchecked Sendable {
         let targets: [any Target]
         if needs.layerHessianVectorProducts {
             // Targets first (they may depend on the outputs), then one graph for all derivatives.
-            targets = try makeTargets(request, outputs: try model.predict(input), batch: n)
+            targets = try makeTargets(request, input: input, outputs: try model.predict(input), batch: n, used: targetsUsed)
             let graphTargets = try targets.map { t -> any GraphTarget in
                 guard let g = t as? any GraphTarget else {
                     throw CAMError(.usage, "method '\(method.name)' differentiates the target twice; \(t.description) cannot be (use a classifier, classifier-softmax or classifier-rest target)")
@@ -115,7 +119,7 @@ public final class CAMExplainer: @unchecked Sendable {
             let program = try model.gradientProgram(outputs: graph.outputs, wrt: wrt, capture: capture, rules: needs.gradientRules)
             let pass = try program.forward([input])
             outputs = pass.outputs
-            targets = try makeTargets(request, outputs: outputs, batch: n)
+            targets = try makeTargets(request, input: input, outputs: outputs, batch: n, used: targetsUsed)
             let grads = try pass.backward(seeds: try seedGradients(targets, outputs: outputs, batch: n))
             for (v, g) in zip(wrt, grads) { gradients[v] = g }
             for v in capture { values[v] = pass.value(v) }
@@ -123,7 +127,7 @@ public final class CAMExplainer: @unchecked Sendable {
             let fetched = try model.evaluate([input], fetch: graph.outputs + capture)
             outputs = Array(fetched.prefix(graph.outputs.count))
             for (v, t) in zip(capture, fetched.suffix(capture.count)) { values[v] = t }
-            targets = try makeTargets(request, outputs: outputs, batch: n)
+            targets = try makeTargets(request, input: input, outputs: outputs, batch: n, used: targetsUsed)
         }
 
         let size = model.imageSize(of: input)
@@ -152,13 +156,13 @@ public final class CAMExplainer: @unchecked Sendable {
                 throw CAMError(.runtime, "method '\(method.name)' returned \(maps.count) maps for \(layers.count) layers")
             }
             let final = try CAMPostprocessing.aggregate(try maps.map { try CAMPostprocessing.scaleLayer($0.raw, to: size) })
-            return CAMResult(maps: final, attribution: nil, layerMaps: maps, layers: layers, outputs: outputs, targets: targets,
+            return CAMResult(maps: zeroingEmptyTargets(final, targets), attribution: nil, layerMaps: maps, layers: layers, outputs: outputs, targets: targets,
                              warnings: zeroMapWarnings(maps.map(\.raw), targets: targets))
         case .combined(let raw, let maps):
             guard raw.shape == [n, size.height, size.width] else {
                 throw CAMError(.runtime, "method '\(method.name)' returned a combined map of shape \(raw.shape), expected \([n, size.height, size.width])")
             }
-            return CAMResult(maps: CAMPostprocessing.normalize(raw), attribution: nil, layerMaps: maps, layers: layers, outputs: outputs,
+            return CAMResult(maps: zeroingEmptyTargets(CAMPostprocessing.normalize(raw), targets), attribution: nil, layerMaps: maps, layers: layers, outputs: outputs,
                              targets: targets, warnings: zeroMapWarnings([raw], targets: targets))
         case .pixelAttribution(let a):
             return CAMResult(maps: nil, attribution: a, layerMaps: [], layers: layers, outputs: outputs, targets: targets, warnings: [])
@@ -191,7 +195,10 @@ public final class CAMExplainer: @unchecked Sendable {
                          targets: r.targets, warnings: r.warnings)
     }
 
-    func makeTargets(_ request: CAMRequest, outputs: [Tensor], batch n: Int) throws -> [any Target] {
+    func makeTargets(_ request: CAMRequest, input: Tensor, outputs: [Tensor], batch n: Int, used: Bool = true) throws -> [any Target] {
+        if !used && request.targets == nil {
+            return [any Target](repeating: NoTarget(method: request.method.name), count: n)
+        }
         if let own = try request.method.targets(outputs: outputs, categories: request.categories.isEmpty ? [Int?](repeating: nil, count: n) : request.categories,
                                                 options: request.options) {
             guard own.count == n else { throw CAMError(.runtime, "method '\(request.method.name)' made \(own.count) targets for \(n) images") }
@@ -201,10 +208,23 @@ public final class CAMExplainer: @unchecked Sendable {
             guard given.count == n else { throw CAMError(.usage, "\(given.count) targets given for \(n) images") }
             return given
         }
-        return try (0..<n).map { i in
-            try request.targetFactory.makeTarget(category: request.categories.isEmpty ? nil : request.categories[i],
-                                                 options: request.targetOptions, outputs: outputs.map { $0.batchItem(i) })
+        let size = model.imageSize(of: input)
+        let names = model.graph.outputs.map { model.graph.name(of: $0) }
+        func targetInput(_ i: Int, _ options: [String: String]) -> TargetInput {
+            TargetInput(category: request.categories.isEmpty ? nil : request.categories[i], options: options,
+                        outputs: outputs.map { $0.batchItem(i) }, outputNames: names, imageIndex: i,
+                        inputHeight: size.height, inputWidth: size.width)
         }
+        if let specs = request.perImageTargets {
+            guard specs.count == n || specs.count == 1 else {
+                throw CAMError(.usage, "\(specs.count) targets given for \(n) images (give one for the whole batch, or one per image, in order)")
+            }
+            return try (0..<n).map { i in
+                let spec = specs[specs.count == 1 ? 0 : i]
+                return try spec.factory.makeTarget(targetInput(i, spec.options))
+            }
+        }
+        return try (0..<n).map { i in try request.targetFactory.makeTarget(targetInput(i, request.targetOptions)) }
     }
 
     /// Each image's target gradient, stacked into one seed per output.
@@ -221,9 +241,26 @@ public final class CAMExplainer: @unchecked Sendable {
         }
     }
 
+    /// The maps with every image whose target selects nothing set to zero: such a target
+    /// has no gradient, and methods that do not use gradients would otherwise show something.
+    func zeroingEmptyTargets(_ maps: Tensor, _ targets: [any Target]) -> Tensor {
+        guard targets.contains(where: { $0.emptyReason != nil }) else { return maps }
+        let out = maps.copy()
+        let plane = out.count / Swift.max(out.shape[0], 1)
+        let p = out.mutableFloats
+        for (i, t) in targets.enumerated() where t.emptyReason != nil && (i + 1) * plane <= p.count {
+            for k in (i * plane)..<((i + 1) * plane) { p[k] = 0 }
+        }
+        return out
+    }
+
     func zeroMapWarnings(_ raws: [Tensor], targets: [any Target]) -> [String] {
         var out: [String] = []
         for (i, t) in targets.enumerated() {
+            if let reason = t.emptyReason {
+                out.append("image \(i): the CAM is all zeros — \(t.description) selects nothing: \(reason)")
+                continue
+            }
             let allNonPositive = raws.allSatisfy { m in
                 let plane = m.count / Swift.max(m.shape[0], 1)
                 return m.floats[(i * plane)..<((i + 1) * plane)].allSatisfy { $0 <= 0 }

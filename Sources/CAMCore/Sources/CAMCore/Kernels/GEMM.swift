@@ -50,6 +50,18 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
 private func sgemmBlock(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if Runtime.gemmAccumulation == .double, let dgemm = OpenBLAS.functions.dgemm {
+        // The operands widened exactly; one rounding of the result.
+        let (ar, ac) = transA ? (k, m) : (m, k), (br, bc) = transB ? (n, k) : (k, n)
+        var da = [Double](repeating: 0, count: ar * ac), db = [Double](repeating: 0, count: br * bc), dc = [Double](repeating: 0, count: m * n)
+        for i in 0..<ar { for j in 0..<ac { da[i * ac + j] = Double(a[i * lda + j]) } }
+        for i in 0..<br { for j in 0..<bc { db[i * bc + j] = Double(b[i * ldb + j]) } }
+        if beta != 0 { for i in 0..<m { for j in 0..<n { dc[i * n + j] = Double(c[i * ldc + j]) } } }
+        dgemm(OpenBLAS.rowMajor, transA ? OpenBLAS.transpose : OpenBLAS.noTranspose, transB ? OpenBLAS.transpose : OpenBLAS.noTranspose,
+              Int32(m), Int32(n), Int32(k), Double(alpha), da, Int32(ac), db, Int32(bc), Double(beta), &dc, Int32(n))
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = Float(dc[i * n + j]) } }
+        return
+    }
     OpenBLAS.functions.sgemm(OpenBLAS.rowMajor, transA ? OpenBLAS.transpose : OpenBLAS.noTranspose,
                              transB ? OpenBLAS.transpose : OpenBLAS.noTranspose,
                              Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

@@ -81,13 +81,40 @@ extension WindowGeometry {
 /// (vectorised for the machine's instruction set, see `CKernels`).
 @inline(__always)
 func depthwisePlane(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ out: UnsafeMutablePointer<Float>) {
+    if Runtime.gemmAccumulation == .double { return depthwiseInDouble(x, weights, g, out, transposed: false) }
     var w = g.kernelWindow
     ck_depthwise_plane(x, weights, &w, out)
+}
+
+/// `depthwisePlane` (or its transpose) accumulated in double, rounded once: what
+/// `Runtime.gemmAccumulation = .double` asks of every product, depthwise ones included.
+func depthwiseInDouble(_ a: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ b: UnsafeMutablePointer<Float>,
+                       transposed: Bool) {
+    let (oh, ow, h, w) = (g.outHeight, g.outWidth, g.height, g.width)
+    let count = transposed ? h * w : oh * ow
+    var acc = [Double](repeating: 0, count: count)
+    for i in 0..<count { acc[i] = Double(b[i]) }
+    for oy in 0..<oh {
+        for ky in 0..<g.kernelH {
+            let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+            guard iy >= 0, iy < h else { continue }
+            for kx in 0..<g.kernelW {
+                let wv = Double(weights[ky * g.kernelW + kx])
+                for ox in 0..<ow {
+                    let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
+                    guard ix >= 0, ix < w else { continue }
+                    if transposed { acc[iy * w + ix] += wv * Double(a[oy * ow + ox]) } else { acc[oy * ow + ox] += wv * Double(a[iy * w + ix]) }
+                }
+            }
+        }
+    }
+    for i in 0..<count { b[i] = Float(acc[i]) }
 }
 
 /// The transpose of `depthwisePlane`: scatters `gOut` back through the kernel into `gIn`.
 @inline(__always)
 func depthwisePlaneTransposed(_ gOut: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ gIn: UnsafeMutablePointer<Float>) {
+    if Runtime.gemmAccumulation == .double { return depthwiseInDouble(gOut, weights, g, gIn, transposed: true) }
     var w = g.kernelWindow
     ck_depthwise_plane_transposed(gOut, weights, &w, gIn)
 }

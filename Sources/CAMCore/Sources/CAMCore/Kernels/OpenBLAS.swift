@@ -15,6 +15,9 @@ enum OpenBLAS {
     typealias SGEMM = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Float,
                                       UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
                                       Float, UnsafeMutablePointer<Float>?, Int32) -> Void
+    typealias DGEMM = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Double,
+                                      UnsafePointer<Double>?, Int32, UnsafePointer<Double>?, Int32,
+                                      Double, UnsafeMutablePointer<Double>?, Int32) -> Void
     typealias SetThreads = @convention(c) (Int32) -> Void
     typealias GetCoreName = @convention(c) () -> UnsafePointer<CChar>?
     typealias SGESDD = @convention(c) (UnsafePointer<CChar>, UnsafePointer<Int32>, UnsafePointer<Int32>,
@@ -44,6 +47,7 @@ enum OpenBLAS {
         let sgesdd: SGESDD?
         let dsyev: DSYEV?
         let dpbsv: DPBSV?
+        let dgemm: DGEMM?
     }
 
     /// The library's functions; opening it the first time this is read.
@@ -82,7 +86,8 @@ enum OpenBLAS {
             coreName: dlsym(handle, "openblas_get_corename").map { unsafeBitCast($0, to: GetCoreName.self) },
             sgesdd: dlsym(handle, "sgesdd_").map { unsafeBitCast($0, to: SGESDD.self) },
             dsyev: dlsym(handle, "dsyev_").map { unsafeBitCast($0, to: DSYEV.self) },
-            dpbsv: dlsym(handle, "dpbsv_").map { unsafeBitCast($0, to: DPBSV.self) })
+            dpbsv: dlsym(handle, "dpbsv_").map { unsafeBitCast($0, to: DPBSV.self) },
+            dgemm: dlsym(handle, "cblas_dgemm").map { unsafeBitCast($0, to: DGEMM.self) })
     }
 
     /// The kernel family OpenBLAS is using ("SkylakeX", "Haswell", …).

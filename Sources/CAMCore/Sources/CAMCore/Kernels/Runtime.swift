@@ -16,6 +16,15 @@ public enum Runtime {
         threads = max(1, n)
     }
 
+    /// How matrix products and depthwise convolutions accumulate: in float32 (`cblas_sgemm` and
+    /// vector kernels, the default) or in double (`cblas_dgemm` on the float32 operands, the
+    /// result rounded once to float32) — about twice as slow, and far less rounding in deep
+    /// networks, for methods whose maps are numerically unstable (Grad-CAM++'s α).
+    /// `SWIFTCAM_GEMM=double` sets it at start-up.
+    public enum Accumulation: String, Sendable { case single, double }
+    nonisolated(unsafe) public static var gemmAccumulation: Accumulation =
+        ProcessInfo.processInfo.environment["SWIFTCAM_GEMM"].flatMap(Accumulation.init(rawValue:)) ?? .single
+
     nonisolated(unsafe) private static var memoryLimit: Int = {
         // Default: three quarters of the machine's memory.
         Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.75)

@@ -7,13 +7,18 @@ public struct Labels: Sendable {
     /// `--labels PATH`, else the model card's, else `<model>.labels.txt` or `labels.txt` beside
     /// the model.
     public static func find(explicit: String?, modelPath: String, card: ModelCard? = nil) throws -> Labels? {
-        if let explicit { return try load(explicit) }
-        if let fromCard = card?.labelsPath { return try load(fromCard) }
+        try path(explicit: explicit, modelPath: modelPath, card: card).map(load)
+    }
+
+    /// The labels file `find` reads, if any (target plugins read class names from it).
+    public static func path(explicit: String?, modelPath: String, card: ModelCard? = nil) -> String? {
+        if let explicit { return explicit }
+        if let fromCard = card?.labelsPath { return fromCard }
         let url = URL(fileURLWithPath: modelPath)
         let folder = url.deletingLastPathComponent()
         for candidate in [url.deletingPathExtension().lastPathComponent + ".labels.txt", "labels.txt"] {
             let path = folder.appendingPathComponent(candidate).path
-            if FileManager.default.fileExists(atPath: path) { return try load(path) }
+            if FileManager.default.fileExists(atPath: path) { return path }
         }
         return nil
     }

@@ -46,6 +46,10 @@ public struct CAMRequirements: Sendable {
     /// Hessian–vector products H·A at every target layer (ShapleyCAM); the targets must then
     /// be `GraphTarget`s, so that they can be differentiated twice.
     public var layerHessianVectorProducts: Bool
+    /// Whether the method's maps depend on the targets at all. Methods that ignore them
+    /// (EigenCAM, KPCA-CAM) set this to false: no targets are built, so such a method runs on
+    /// any model — a detector or a segmenter — without a target.
+    public var usesTargets: Bool = true
 
     public init(layerGradients: Bool, inputGradient: Bool = false, gradientRules: GradientRules = .standard, usesTargetLayers: Bool = true,
                 layerHessianVectorProducts: Bool = false) {

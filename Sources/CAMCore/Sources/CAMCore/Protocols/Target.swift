@@ -7,6 +7,60 @@ public protocol Target: Sendable {
     var description: String { get }
     /// `outputs` are the graph outputs for this image, each with its batch axis removed.
     func evaluate(outputs: [Tensor]) throws -> TargetEvaluation
+    /// Why the target selects nothing in its image (a segmentation mask with no pixel, boxes
+    /// that match no detection), or nil. Such a target scores 0 with zero gradients; the
+    /// explainer returns an all-zero map for its image and reports this as a warning.
+    var emptyReason: String? { get }
+}
+
+extension Target {
+    public var emptyReason: String? { nil }
+}
+
+/// One detected (or reference) box, in the model input's pixel coordinates.
+public struct DetectionBox: Sendable, Equatable {
+    /// x1, y1, x2, y2.
+    public var box: [Float]
+    public var classIndex: Int
+    public var score: Float
+    /// The class name, when known.
+    public var label: String?
+
+    public init(box: [Float], classIndex: Int, score: Float, label: String? = nil) {
+        self.box = box
+        self.classIndex = classIndex
+        self.score = score
+        self.label = label
+    }
+}
+
+/// A target about boxes (detection targets): the boxes it explains, which `swiftcam explain`
+/// draws on the overlay.
+public protocol BoxTarget: Target {
+    /// The boxes the target's score is made of (the matched detections).
+    var explainedBoxes: [DetectionBox] { get }
+    /// Every detection the model made in the image (after score threshold and NMS).
+    var detections: [DetectionBox] { get }
+}
+
+/// The placeholder target of methods that use none (EigenCAM): scores 0, no gradient.
+public struct NoTarget: Target {
+    public let method: String
+    public init(method: String) { self.method = method }
+    public var description: String { "no target (\(method) uses none)" }
+    public func evaluate(outputs: [Tensor]) throws -> TargetEvaluation {
+        TargetEvaluation(value: 0, outputGradients: outputs.map { _ in nil })
+    }
+}
+
+/// A target factory and its options, for one image or a whole batch.
+public struct TargetSpec: Sendable {
+    public var factory: any TargetFactory
+    public var options: [String: String]
+    public init(factory: any TargetFactory, options: [String: String] = [:]) {
+        self.factory = factory
+        self.options = options
+    }
 }
 
 /// A target's value and the gradient of that value with respect to each graph output
@@ -28,6 +82,43 @@ public protocol TargetFactory: AnyObject, Sendable {
     /// One target for image `index` of the batch; `category` is the user's `--category` for it
     /// (`nil`: the factory decides, e.g. the top-scoring class).
     func makeTarget(category: Int?, options: [String: String], outputs: [Tensor]) throws -> any Target
+    /// The same with everything the explainer knows about the image: the names of the graph
+    /// outputs, the image's index in the batch and the input size. The default calls
+    /// `makeTarget(category:options:outputs:)`; detection targets need the rest.
+    func makeTarget(_ input: TargetInput) throws -> any Target
+}
+
+extension TargetFactory {
+    public func makeTarget(_ input: TargetInput) throws -> any Target {
+        try makeTarget(category: input.category, options: input.options, outputs: input.outputs)
+    }
+}
+
+/// What a target factory is given for one image.
+public struct TargetInput: Sendable {
+    /// The user's `--category` for this image, if any.
+    public var category: Int?
+    public var options: [String: String]
+    /// The graph outputs for this image, each with its batch axis removed.
+    public var outputs: [Tensor]
+    /// The graph outputs' names, in the same order.
+    public var outputNames: [String]
+    /// The image's position in the batch.
+    public var imageIndex: Int
+    /// The model input's spatial size.
+    public var inputHeight: Int
+    public var inputWidth: Int
+
+    public init(category: Int?, options: [String: String], outputs: [Tensor], outputNames: [String], imageIndex: Int,
+                inputHeight: Int, inputWidth: Int) {
+        self.category = category
+        self.options = options
+        self.outputs = outputs
+        self.outputNames = outputNames
+        self.imageIndex = imageIndex
+        self.inputHeight = inputHeight
+        self.inputWidth = inputWidth
+    }
 }
 
 /// A target written as a small graph over the image's outputs. Its value and gradient come

@@ -1,0 +1,17 @@
+import Foundation
+
+/// This process's resident memory, from `/proc/self/status` (Linux).
+enum ResidentMemory {
+    /// Resident set size now, in bytes (`VmRSS`).
+    static var current: Int { field("VmRSS:") }
+
+    /// The highest resident set size so far, in bytes (`VmHWM`).
+    static var peak: Int { field("VmHWM:") }
+
+    static func field(_ name: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return 0 }
+        let kib = line.dropFirst(name.count).split(separator: " ").first.flatMap { Int($0) } ?? 0
+        return kib * 1024
+    }
+}
