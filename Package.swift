@@ -60,11 +60,13 @@ let package = Package(
     dependencies: [
         .package(path: "Sources/CAMCore"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
             name: "swiftcam",
-            dependencies: [core, .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [core, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Sources/swiftcam"
         ),
         // protoc-c output for Schemas/onnx.proto (regenerate with scripts/generate-onnx-proto.sh).

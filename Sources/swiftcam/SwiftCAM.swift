@@ -16,6 +16,7 @@ struct SwiftCAM: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        Log.start()
         do {
             var command = try SwiftCAM.parseAsRoot()
             try command.run()

@@ -50,6 +50,56 @@ struct PluginBoundaryTests {
         #expect(r.stdout.contains("method: gradcam"))
     }
 
+    /// Each load is logged with its path; a plugin without its register entry point, one whose
+    /// registration fails, and one offering a name an earlier plugin provides are refused with
+    /// their files named — none of what they offered is registered — and the rest still load.
+    @Test func everyLoadIsLoggedAndBadRegistrationsAreRefused() throws {
+        let dir = try CommandRunner.temporaryFolder("refused")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let noEntry = dir.appendingPathComponent("noentry.c")
+        try "unsigned swiftcam_plugin_abi_version(void) { return \(PluginABI.version); }\n".write(to: noEntry, atomically: true, encoding: .utf8)
+        let cc = try CommandRunner.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-o", dir.appendingPathComponent("libswiftcam-noentry.so").path, noEntry.path])
+        #expect(cc.status == 0, "\(cc.stderr)")
+        // A Swift plugin that offers a method, then reports that its set-up failed.
+        let failing = dir.appendingPathComponent("Failing.swift")
+        try """
+        import CAMCore
+        final class Half: CAMMethod {
+            let name = "halfregistered"
+            let summary = "never registered"
+            func requirements(options: CAMOptions) throws -> CAMRequirements { CAMRequirements(layerGradients: false) }
+            func compute(_ context: CAMContext) throws -> CAMOutput { throw CAMError(.unsupported, "unreachable") }
+        }
+        @_cdecl("swiftcam_plugin_abi_version") public func abi() -> UInt32 { PluginABI.version }
+        @_cdecl("swiftcam_plugin_register") public func register(_ r: UnsafeMutableRawPointer) {
+            let registrar = PluginRegistrar.from(r)
+            registrar.register(method: Half())
+            registrar.fail("its weights file is missing")
+        }
+        """.write(to: failing, atomically: true, encoding: .utf8)
+        let build = CommandRunner.buildFolder.path
+        let swiftc = try CommandRunner.run("/usr/bin/env", ["swiftc", "-emit-library", "-module-name", "Failing", "-I", build + "/Modules", "-L", build, "-lCAMCore",
+                                                            "-o", dir.appendingPathComponent("libswiftcam-failing.so").path, failing.path])
+        try #require(swiftc.status == 0, "\(swiftc.stderr)")
+        // A copy of the gradcam plugin, earlier on the search path than the built one.
+        try FileManager.default.copyItem(atPath: build + "/libswiftcam-gradcam.so", toPath: dir.appendingPathComponent("libswiftcam-gradcam.so").path)
+
+        let r = try CommandRunner.run(CommandRunner.swiftcam, ["plugins"], environment: ["SWIFTCAM_PLUGIN_PATH": dir.path, "SWIFTCAM_LOG_LEVEL": "info"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("FAILED \(dir.path)/libswiftcam-noentry.so: no swiftcam_plugin_register symbol"), "\(r.stdout)")
+        #expect(r.stdout.contains("FAILED \(dir.path)/libswiftcam-failing.so: registration failed: its weights file is missing"), "\(r.stdout)")
+        #expect(!r.stdout.contains("halfregistered"), "\(r.stdout)")
+        #expect(r.stdout.contains("SKIPPED \(build)/libswiftcam-gradcam.so: method 'gradcam' is already provided by \(dir.path)/libswiftcam-gradcam.so"), "\(r.stdout)")
+        #expect(r.stdout.contains("method: layercam"))
+        // The log: one line per file, loaded, skipped or refused, with its path.
+        #expect(r.stderr.contains("loaded plugin") && r.stderr.contains("file=\(dir.path)/libswiftcam-gradcam.so"), "\(r.stderr)")
+        #expect(r.stderr.contains("refused plugin") && r.stderr.contains("file=\(dir.path)/libswiftcam-failing.so"), "\(r.stderr)")
+        #expect(r.stderr.contains("skipped plugin") && r.stderr.contains("file=\(build)/libswiftcam-gradcam.so"), "\(r.stderr)")
+        // At the default level only the problems are logged.
+        let quiet = try CommandRunner.run(CommandRunner.swiftcam, ["plugins"], environment: ["SWIFTCAM_PLUGIN_PATH": dir.path])
+        #expect(!quiet.stderr.contains("loaded plugin") && !quiet.stderr.contains("skipped plugin") && quiet.stderr.contains("refused plugin"), "\(quiet.stderr)")
+    }
+
     /// The install layout, and the example plugin built against it by its own script.
     @Test func aThirdPartyPluginBuiltAgainstTheInstalledCoreLoads() throws {
         let dir = try CommandRunner.temporaryFolder("thirdparty")

@@ -21,7 +21,7 @@ struct PluginsCommand: ParsableCommand {
             }
         }
         for f in registry.failures {
-            print("FAILED \(f.file): \(f.reason)")
+            print("\(f.isShadowed ? "SKIPPED" : "FAILED") \(f.file): \(f.reason)")
         }
     }
 }

@@ -17,4 +17,21 @@ public struct PluginInfo: Sendable {
 public struct PluginFailure: Sendable {
     public let file: String
     public let reason: String
+    /// Refused only because an earlier plugin on the search path provides the same name (as
+    /// an earlier folder on PATH shadows a later one): not an error.
+    public let isShadowed: Bool
+
+    public init(file: String, reason: String, isShadowed: Bool = false) {
+        self.file = file
+        self.reason = reason
+        self.isShadowed = isShadowed
+    }
 }
+
+/// What happened to one plugin file while loading.
+@frozen public enum PluginLoadEvent: Sendable {
+    case loaded(PluginInfo)
+    case refused(PluginFailure)
+}
+
+extension PluginFailure: Error {}

@@ -24,6 +24,15 @@ public enum PluginLoader {
     }
 
     private static let loading = NSLock()
+    nonisolated(unsafe) private static var observer: (@Sendable (PluginLoadEvent) -> Void)?
+
+    /// Sets the function told about every plugin file loaded or refused, in load order (the
+    /// command-line tool logs these). Call before loading.
+    public static func observe(_ observer: (@Sendable (PluginLoadEvent) -> Void)?) {
+        loading.lock()
+        defer { loading.unlock() }
+        self.observer = observer
+    }
 
     /// Loads every plugin found on the search path into `registry` (each file once), after the
     /// plugins of `extraFolders` (a manifest's plugin paths). Safe to call from several
@@ -39,36 +48,47 @@ public enum PluginLoader {
         }
     }
 
-    /// Loads one plugin file. Failures are recorded in the registry, not thrown.
+    /// Loads one plugin file. Failures are recorded in the registry (and told to the
+    /// observer), not thrown.
     @discardableResult
     public static func load(file: String, into registry: PluginRegistry = .shared) -> Bool {
         let path = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
         guard registry.markScanned(path) else { return true }
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            registry.record(PluginFailure(file: path, reason: "dlopen failed: " + (dlerror().map { String(cString: $0) } ?? "unknown error")))
+        switch open(path, into: registry) {
+        case .success(let info):
+            registry.record(info)
+            observer?(.loaded(info))
+            return true
+        case .failure(let failure):
+            registry.record(failure)
+            observer?(.refused(failure))
             return false
         }
+    }
+
+    /// dlopen, the ABI handshake and registration of one file.
+    private static func open(_ path: String, into registry: PluginRegistry) -> Result<PluginInfo, PluginFailure> {
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            return .failure(PluginFailure(file: path, reason: "dlopen failed: " + (dlerror().map { String(cString: $0) } ?? "unknown error")))
+        }
         guard let versionSymbol = dlsym(handle, PluginABI.versionSymbol) else {
-            registry.record(PluginFailure(file: path, reason: "not a SwiftCAM plugin: no \(PluginABI.versionSymbol) symbol"))
-            return false
+            return .failure(PluginFailure(file: path, reason: "not a SwiftCAM plugin: no \(PluginABI.versionSymbol) symbol"))
         }
         typealias VersionFunction = @convention(c) () -> UInt32
         let version = unsafeBitCast(versionSymbol, to: VersionFunction.self)()
         guard version == PluginABI.version else {
-            registry.record(PluginFailure(file: path, reason: "built for plugin ABI \(version), this swiftcam has ABI \(PluginABI.version); rebuild the plugin against this CAMCore"))
-            return false
+            return .failure(PluginFailure(file: path, reason: "built for plugin ABI \(version), this swiftcam has ABI \(PluginABI.version); rebuild the plugin against this CAMCore"))
         }
         guard let registerSymbol = dlsym(handle, PluginABI.registerSymbol) else {
-            registry.record(PluginFailure(file: path, reason: "no \(PluginABI.registerSymbol) symbol"))
-            return false
+            return .failure(PluginFailure(file: path, reason: "no \(PluginABI.registerSymbol) symbol"))
         }
         typealias RegisterFunction = @convention(c) (UnsafeMutableRawPointer) -> Void
         let registrar = PluginRegistrar(registry: registry, file: path)
         withExtendedLifetime(registrar) {
             unsafeBitCast(registerSymbol, to: RegisterFunction.self)(Unmanaged.passUnretained(registrar).toOpaque())
         }
-        registry.record(PluginInfo(file: path, abiVersion: version, provides: registrar.provided))
-        return true
+        if let refused = registrar.commit() { return .failure(refused) }
+        return .success(PluginInfo(file: path, abiVersion: version, provides: registrar.provided))
     }
 
     static func executableFolder() -> String? {

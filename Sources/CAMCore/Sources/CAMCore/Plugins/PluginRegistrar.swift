@@ -1,8 +1,13 @@
-/// Handed to a plugin's `swiftcam_plugin_register`; records what the plugin provides.
+/// Handed to a plugin's `swiftcam_plugin_register`; stages what the plugin provides. The host
+/// adds it to the registry only after registration returns, all or nothing: a plugin that
+/// calls `fail(_:)`, or offers a name an earlier plugin on the search path already provides,
+/// is refused with its file named, and nothing of it is registered.
 public final class PluginRegistrar: @unchecked Sendable {
     let registry: PluginRegistry
     let file: String
-    var provided: [PluginInfo.Provision] = []
+    private(set) var provided: [PluginInfo.Provision] = []
+    private var pending: [(PluginRegistry) -> Void] = []
+    private var failureReason: String?
 
     init(registry: PluginRegistry, file: String) {
         self.registry = registry
@@ -14,33 +19,35 @@ public final class PluginRegistrar: @unchecked Sendable {
         Unmanaged<PluginRegistrar>.fromOpaque(pointer).takeUnretainedValue()
     }
 
-    public func register(loader: any ModelLoader) {
-        registry.add(loader: loader)
-        provided.append(.init(kind: .loader, name: loader.name))
+    public func register(loader: any ModelLoader) { stage(.loader, loader.name) { $0.add(loader: loader) } }
+    public func register(method: any CAMMethod) { stage(.method, method.name) { $0.add(method: method) } }
+    public func register(target: any TargetFactory) { stage(.target, target.name) { $0.add(target: target) } }
+    public func register(reshape: any ReshapeTransform) { stage(.reshape, reshape.name) { $0.add(reshape: reshape) } }
+    public func register(metric: any CAMMetric) { stage(.metric, metric.name) { $0.add(metric: metric) } }
+    public func register(factorization: any FeatureFactorization) { stage(.factorization, factorization.name) { $0.add(factorization: factorization) } }
+
+    /// Registration failed (the plugin's own set-up did): the host refuses the plugin with
+    /// this reason and registers none of what it offered.
+    public func fail(_ reason: String) {
+        if failureReason == nil { failureReason = reason }
     }
 
-    public func register(method: any CAMMethod) {
-        registry.add(method: method)
-        provided.append(.init(kind: .method, name: method.name))
+    private func stage(_ kind: PluginInfo.Kind, _ name: String, _ add: @escaping (PluginRegistry) -> Void) {
+        provided.append(.init(kind: kind, name: name))
+        pending.append(add)
     }
 
-    public func register(target: any TargetFactory) {
-        registry.add(target: target)
-        provided.append(.init(kind: .target, name: target.name))
-    }
-
-    public func register(reshape: any ReshapeTransform) {
-        registry.add(reshape: reshape)
-        provided.append(.init(kind: .reshape, name: reshape.name))
-    }
-
-    public func register(metric: any CAMMetric) {
-        registry.add(metric: metric)
-        provided.append(.init(kind: .metric, name: metric.name))
-    }
-
-    public func register(factorization: any FeatureFactorization) {
-        registry.add(factorization: factorization)
-        provided.append(.init(kind: .factorization, name: factorization.name))
+    /// Adds everything staged to the registry; or, if the plugin failed or a name is taken,
+    /// nothing, and returns why.
+    func commit() -> PluginFailure? {
+        if let failureReason { return PluginFailure(file: file, reason: "registration failed: \(failureReason)") }
+        for p in provided {
+            if let owner = registry.provider(of: p.kind, named: p.name) {
+                return PluginFailure(file: file, reason: "\(p.kind.rawValue) '\(p.name)' is already provided by \(owner), earlier on the search path",
+                                     isShadowed: true)
+            }
+        }
+        for add in pending { add(registry) }
+        return nil
     }
 }

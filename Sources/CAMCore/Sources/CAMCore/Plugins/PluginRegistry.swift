@@ -78,12 +78,18 @@ public final class PluginRegistry: @unchecked Sendable {
     func record(_ info: PluginInfo) { locked { loadedPlugins.append(info) } }
     func record(_ failure: PluginFailure) { locked { loadFailures.append(failure) } }
 
+    /// The file of the plugin that provides `name` as a `kind`, if one does.
+    func provider(of kind: PluginInfo.Kind, named name: String) -> String? {
+        locked { loadedPlugins.first { $0.provides.contains { $0.kind == kind && $0.name.lowercased() == name.lowercased() } }?.file }
+    }
+
     /// Remembers a path as scanned; returns false if it already was.
     func markScanned(_ path: String) -> Bool { locked { scannedPaths.insert(path).inserted } }
 
     private func registerBuiltIns() {
         let registrar = PluginRegistrar(registry: self, file: "built-in")
         for target in BuiltInTargets.all { registrar.register(target: target) }
+        _ = registrar.commit()
         loadedPlugins.append(PluginInfo(file: "built-in", abiVersion: PluginABI.version, provides: registrar.provided))
     }
 
