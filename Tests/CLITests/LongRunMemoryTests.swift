@@ -20,6 +20,7 @@ struct LongRunMemoryTests {
         }
         let after10 = try #require(bytes(after: 10), "\(r.stdout)")
         let after1000 = try #require(bytes(after: 1000), "\(r.stdout)")
+        #expect(after10 > 1_048_576, "the resident size must be read: \(r.stdout)")
         #expect(after1000 <= after10 * 1.10, "RSS after run 10: \(Int(after10) >> 20) MiB, after run 1000: \(Int(after1000) >> 20) MiB")
     }
 }

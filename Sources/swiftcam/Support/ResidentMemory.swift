@@ -11,7 +11,8 @@ enum ResidentMemory {
     static func field(_ name: String) -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return 0 }
-        let kib = line.dropFirst(name.count).split(separator: " ").first.flatMap { Int($0) } ?? 0
+        // "VmRSS:\t  123456 kB": the kernel separates with a tab and pads with spaces.
+        let kib = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
         return kib * 1024
     }
 }
