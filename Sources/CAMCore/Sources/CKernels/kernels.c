@@ -9,60 +9,130 @@
  * library is loaded as a dependency, and resolved to null here.)
  */
 
-/* The output columns [lo, hi) whose input column ox·sw + offset lies inside [0, width). */
-static inline void ck_columns(const ck_window *g, int offset, int *lo, int *hi) {
-    int a = 0, b = g->out_width;
-    while (a < b && a * g->stride_w + offset < 0) a++;
-    while (b > a && (b - 1) * g->stride_w + offset >= g->width) b--;
-    *lo = a;
-    *hi = b;
+/*
+ * Depthwise convolution through a padded copy of the plane. The input is copied once into a
+ * zero-bordered scratch plane, its columns split into `stride_w` phases (phase r holds the
+ * columns x ≡ r mod stride_w), so that every tap reads a contiguous run with no bounds checks.
+ * With stride_h = 1 the rows are flattened: each tap is one long vector loop over the whole
+ * output (computed at the scratch's row pitch, the extra columns dropped at the end); otherwise
+ * each output row is one loop per tap. Taps are summed in (ky, kx) order, as a direct loop does.
+ */
+typedef struct {
+    int wp, hp, wq;     /* padded width and height; width of one column phase */
+    size_t phase_size;  /* hp · wq */
+} ck_padded;
+
+static inline ck_padded ck_padded_geometry(const ck_window *g) {
+    ck_padded p;
+    p.wp = (g->out_width - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+    p.hp = (g->out_height - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+    p.wq = (p.wp + g->stride_w - 1) / g->stride_w;
+    p.phase_size = (size_t)p.hp * p.wq;
+    return p;
+}
+
+/* The padded columns [lo, hi) that hold input columns (the rest are zero padding). */
+static inline void ck_inside_columns(const ck_window *g, const ck_padded *p, int *lo, int *hi) {
+    *lo = g->pad_left < p->wp ? g->pad_left : p->wp;
+    *hi = g->pad_left + g->width < p->wp ? g->pad_left + g->width : p->wp;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* scratch[phase][y][j] = x[y − pad_top][j·sw + phase − pad_left], zero outside the plane. */
+static inline void ck_pad_plane(const float *x, const ck_window *g, const ck_padded *p, float *scratch) {
+    const int sw = g->stride_w;
+    int lo, hi;
+    ck_inside_columns(g, p, &lo, &hi);
+    memset(scratch, 0, sizeof(float) * p->phase_size * sw);
+    for (int y = 0; y < p->hp; y++) {
+        const int iy = y - g->pad_top;
+        if (iy < 0 || iy >= g->height) continue;
+        const float *row = x + (size_t)iy * g->width - g->pad_left;  /* row[xp] for xp in [lo, hi) */
+        for (int r = 0; r < sw; r++) {
+            float *d = scratch + (size_t)r * p->phase_size + (size_t)y * p->wq;
+            const int start = lo + ((r - lo % sw) + sw) % sw;
+            if (sw == 1) { memcpy(d + lo, row + lo, sizeof(float) * (size_t)(hi - lo)); continue; }
+            for (int xp = start, j = start / sw; xp < hi; xp += sw, j++) d[j] = row[xp];
+        }
+    }
+}
+
+/* gin[iy][ix] += scratch at the padded position of (iy, ix): the inverse of ck_pad_plane. */
+static inline void ck_unpad_add(const float *scratch, const ck_window *g, const ck_padded *p, float *gin) {
+    const int sw = g->stride_w;
+    int lo, hi;
+    ck_inside_columns(g, p, &lo, &hi);
+    for (int y = 0; y < p->hp; y++) {
+        const int iy = y - g->pad_top;
+        if (iy < 0 || iy >= g->height) continue;
+        float *row = gin + (size_t)iy * g->width - g->pad_left;
+        for (int r = 0; r < sw; r++) {
+            const float *d = scratch + (size_t)r * p->phase_size + (size_t)y * p->wq;
+            const int start = lo + ((r - lo % sw) + sw) % sw;
+            for (int xp = start, j = start / sw; xp < hi; xp += sw, j++) row[xp] += d[j];
+        }
+    }
 }
 
 #define DEPTHWISE_BODY                                                                              \
-    const int ow = g->out_width, sw = g->stride_w;                                                  \
-    for (int ky = 0; ky < g->kernel_h; ky++) {                                                      \
-        for (int kx = 0; kx < g->kernel_w; kx++) {                                                  \
-            const float wv = weights[ky * g->kernel_w + kx];                                        \
-            const int offset = kx * g->dilation_w - g->pad_left;                                    \
-            int lo, hi;                                                                             \
-            ck_columns(g, offset, &lo, &hi);                                                        \
-            for (int oy = 0; oy < g->out_height; oy++) {                                            \
-                const int iy = oy * g->stride_h - g->pad_top + ky * g->dilation_h;                  \
-                if (iy < 0 || iy >= g->height) continue;                                            \
-                const float *restrict src = x + (size_t)iy * g->width + offset;                     \
-                float *restrict dst = out + (size_t)oy * ow;                                        \
-                if (sw == 1) {                                                                      \
-                    for (int ox = lo; ox < hi; ox++) dst[ox] += wv * src[ox];                       \
-                } else if (sw == 2) {                                                               \
-                    for (int ox = lo; ox < hi; ox++) dst[ox] += wv * src[2 * ox];                   \
-                } else {                                                                            \
-                    for (int ox = lo; ox < hi; ox++) dst[ox] += wv * src[ox * sw];                  \
-                }                                                                                   \
+    const int oh = g->out_height, ow = g->out_width, sh = g->stride_h, sw = g->stride_w;           \
+    const ck_padded p = ck_padded_geometry(g);                                                      \
+    const size_t flat = sh == 1 ? (size_t)oh * p.wq : (size_t)ow;                                  \
+    float *scratch = malloc(sizeof(float) * (p.phase_size * sw + flat));                          \
+    if (!scratch) return;                                                                           \
+    float *restrict acc = scratch + p.phase_size * sw;                                              \
+    ck_pad_plane(x, g, &p, scratch);                                                                \
+    const int rows = sh == 1 ? 1 : oh;                                                              \
+    const size_t len = sh == 1 ? (size_t)(oh - 1) * p.wq + ow : (size_t)ow;                        \
+    for (int r = 0; r < rows; r++) {                                                                \
+        for (size_t j = 0; j < len; j++) acc[j] = 0;                                                \
+        for (int ky = 0; ky < g->kernel_h; ky++) {                                                  \
+            for (int kx = 0; kx < g->kernel_w; kx++) {                                              \
+                const float wv = weights[ky * g->kernel_w + kx];                                    \
+                const int cx = kx * g->dilation_w;                                                  \
+                const float *restrict src = scratch + (size_t)(cx % sw) * p.phase_size             \
+                    + (size_t)(r * sh + ky * g->dilation_h) * p.wq + cx / sw;                       \
+                for (size_t j = 0; j < len; j++) acc[j] += wv * src[j];                             \
             }                                                                                       \
         }                                                                                           \
-    }
+        if (sh == 1) {                                                                              \
+            for (int oy = 0; oy < oh; oy++)                                                         \
+                for (int ox = 0; ox < ow; ox++) out[(size_t)oy * ow + ox] += acc[(size_t)oy * p.wq + ox]; \
+        } else {                                                                                    \
+            for (int ox = 0; ox < ow; ox++) out[(size_t)r * ow + ox] += acc[ox];                    \
+        }                                                                                           \
+    }                                                                                               \
+    free(scratch);
 
+/* The transpose: gout (at the scratch's pitch) scattered through the taps into the padded
+   scratch, whose inside is then added to gin. */
 #define DEPTHWISE_T_BODY                                                                            \
-    const int ow = g->out_width, sw = g->stride_w;                                                  \
+    const int oh = g->out_height, ow = g->out_width, sh = g->stride_h, sw = g->stride_w;           \
+    const ck_padded p = ck_padded_geometry(g);                                                      \
+    const size_t flat = sh == 1 ? (size_t)oh * p.wq : 0;                                           \
+    float *scratch = calloc(p.phase_size * sw + flat, sizeof(float));                              \
+    if (!scratch) return;                                                                           \
+    float *restrict spread = scratch + p.phase_size * sw;                                           \
+    if (sh == 1) {                                                                                  \
+        for (int oy = 0; oy < oh; oy++)                                                             \
+            for (int ox = 0; ox < ow; ox++) spread[(size_t)oy * p.wq + ox] = gout[(size_t)oy * ow + ox]; \
+    }                                                                                               \
+    const int rows = sh == 1 ? 1 : oh;                                                              \
+    const size_t len = sh == 1 ? (size_t)(oh - 1) * p.wq + ow : (size_t)ow;                        \
     for (int ky = 0; ky < g->kernel_h; ky++) {                                                      \
         for (int kx = 0; kx < g->kernel_w; kx++) {                                                  \
             const float wv = weights[ky * g->kernel_w + kx];                                        \
-            const int offset = kx * g->dilation_w - g->pad_left;                                    \
-            int lo, hi;                                                                             \
-            ck_columns(g, offset, &lo, &hi);                                                        \
-            for (int oy = 0; oy < g->out_height; oy++) {                                            \
-                const int iy = oy * g->stride_h - g->pad_top + ky * g->dilation_h;                  \
-                if (iy < 0 || iy >= g->height) continue;                                            \
-                float *restrict dst = gin + (size_t)iy * g->width + offset;                         \
-                const float *restrict src = gout + (size_t)oy * ow;                                 \
-                if (sw == 1) {                                                                      \
-                    for (int ox = lo; ox < hi; ox++) dst[ox] += wv * src[ox];                       \
-                } else {                                                                            \
-                    for (int ox = lo; ox < hi; ox++) dst[ox * sw] += wv * src[ox];                  \
-                }                                                                                   \
+            const int cx = kx * g->dilation_w;                                                      \
+            for (int r = 0; r < rows; r++) {                                                        \
+                const float *restrict src = sh == 1 ? spread : gout + (size_t)r * ow;              \
+                float *restrict dst = scratch + (size_t)(cx % sw) * p.phase_size                   \
+                    + (size_t)(r * sh + ky * g->dilation_h) * p.wq + cx / sw;                       \
+                for (size_t j = 0; j < len; j++) dst[j] += wv * src[j];                             \
             }                                                                                       \
         }                                                                                           \
-    }
+    }                                                                                               \
+    ck_unpad_add(scratch, g, &p, gin);                                                              \
+    free(scratch);
 
 #define BIAS_CLAMP_BODY                                                                             \
     for (size_t i = 0; i < n; i++) {                                                                \
