@@ -143,13 +143,54 @@ static inline void ck_unpad_add(const float *scratch, const ck_window *g, const 
 
 #define BIAS_BODY for (size_t i = 0; i < n; i++) v[i] += bias;
 
+/* One loop per (operation, broadcast pattern), so that each vectorises. */
+#define BINARY_LOOPS(OP)                                                                            \
+    if (a_step && b_step) { for (size_t i = 0; i < n; i++) out[i] = a[i] OP b[i]; }                 \
+    else if (a_step) { const float y = b[0]; for (size_t i = 0; i < n; i++) out[i] = a[i] OP y; }   \
+    else if (b_step) { const float x = a[0]; for (size_t i = 0; i < n; i++) out[i] = x OP b[i]; }   \
+    else { const float v = a[0] OP b[0]; for (size_t i = 0; i < n; i++) out[i] = v; }
+
+#define BINARY_BODY                                                                                 \
+    switch (op) {                                                                                   \
+    case CK_ADD: BINARY_LOOPS(+) break;                                                             \
+    case CK_SUB: BINARY_LOOPS(-) break;                                                             \
+    case CK_MUL: BINARY_LOOPS(*) break;                                                             \
+    case CK_DIV: BINARY_LOOPS(/) break;                                                             \
+    }
+
+/* erf(x) ≈ x·P(x²)/Q(x²) for |x| ≤ 4 (the rational form XLA and Eigen use for float). */
+static inline float ck_erf_value(float x) {
+    x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+    const float x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 - 2.10102402082508e-06f;
+    p = p * x2 - 5.69250639462346e-05f;
+    p = p * x2 - 7.34990630326855e-04f;
+    p = p * x2 - 2.95459980854025e-03f;
+    p = p * x2 - 1.60960333262415e-02f;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 - 2.13374055278905e-04f;
+    q = q * x2 - 1.68282697438203e-03f;
+    q = q * x2 - 7.37332916720468e-03f;
+    q = q * x2 - 1.42647390514189e-02f;
+    return x * p / q;
+}
+
+#define ERF_BODY for (size_t i = 0; i < n; i++) out[i] = ck_erf_value(x[i]);
+#define GELU_BODY for (size_t i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + ck_erf_value(x[i] * 0.70710678118654752f));
+
 #define DEFINE_VARIANTS(attribute, suffix)                                                          \
     attribute static void depthwise_##suffix(const float *restrict x, const float *restrict weights, \
                                              const ck_window *g, float *restrict out) { DEPTHWISE_BODY } \
     attribute static void depthwise_t_##suffix(const float *restrict gout, const float *restrict weights, \
                                                const ck_window *g, float *restrict gin) { DEPTHWISE_T_BODY } \
     attribute static void bias_clamp_##suffix(float *restrict v, size_t n, float bias, float lo, float hi) { BIAS_CLAMP_BODY } \
-    attribute static void bias_##suffix(float *restrict v, size_t n, float bias) { BIAS_BODY }
+    attribute static void bias_##suffix(float *restrict v, size_t n, float bias) { BIAS_BODY }      \
+    attribute static void erf_##suffix(const float *restrict x, float *restrict out, size_t n) { ERF_BODY } \
+    attribute static void gelu_##suffix(const float *restrict x, float *restrict out, size_t n) { GELU_BODY } \
+    attribute static void binary_##suffix(ck_arithmetic op, const float *restrict a, int a_step,     \
+                                          const float *restrict b, int b_step, float *restrict out, size_t n) { BINARY_BODY }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 DEFINE_VARIANTS(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))), avx512)
@@ -193,3 +234,8 @@ void ck_depthwise_plane(const float *x, const float *weights, const ck_window *g
 void ck_depthwise_plane_transposed(const float *gout, const float *weights, const ck_window *g, float *gin) { DISPATCH(depthwise_t, gout, weights, g, gin) }
 void ck_bias_clamp(float *v, size_t n, float bias, float lo, float hi) { DISPATCH(bias_clamp, v, n, bias, lo, hi) }
 void ck_bias(float *v, size_t n, float bias) { DISPATCH(bias, v, n, bias) }
+void ck_erf(const float *x, float *out, size_t n) { DISPATCH(erf, x, out, n) }
+void ck_gelu(const float *x, float *out, size_t n) { DISPATCH(gelu, x, out, n) }
+void ck_binary(ck_arithmetic op, const float *a, int a_step, const float *b, int b_step, float *out, size_t n) {
+    DISPATCH(binary, op, a, a_step, b, b_step, out, n)
+}

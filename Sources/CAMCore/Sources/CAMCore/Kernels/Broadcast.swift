@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// NumPy-style broadcasting: shapes, and a loop nest that visits broadcast operands.
 
 /// The broadcast shape of several shapes, or an error naming them.
@@ -109,6 +111,29 @@ func broadcastBinary<T, R>(_ a: UnsafePointer<T>, _ aShape: [Int], _ b: UnsafePo
             } else {
                 for i in 0..<n { o[i] = f(pa[i * sa], pb[i * sb]) }
             }
+        }
+    }
+}
+
+/// `out = a op b` on float32 with broadcasting, for + − × ÷: the innermost runs go to the
+/// vectorised C kernel (same IEEE results as the scalar loop).
+func broadcastArithmetic(_ op: ck_arithmetic, _ a: UnsafePointer<Float>, _ aShape: [Int], _ b: UnsafePointer<Float>, _ bShape: [Int],
+                         _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]) {
+    let loop = BroadcastLoop(outShape: outShape, operandShapes: [aShape, bShape])
+    let n = loop.innerCount
+    let sa = loop.strides[0].last!, sb = loop.strides[1].last!
+    guard sa <= 1 && sb <= 1 else {
+        switch op {
+        case CK_ADD: broadcastBinary(a, aShape, b, bShape, out, outShape, +)
+        case CK_SUB: broadcastBinary(a, aShape, b, bShape, out, outShape, -)
+        case CK_MUL: broadcastBinary(a, aShape, b, bShape, out, outShape, *)
+        default: broadcastBinary(a, aShape, b, bShape, out, outShape, /)
+        }
+        return
+    }
+    parallelFor(loop.outerCount, grain: max(1, 16384 / max(n, 1))) { range in
+        loop.forEachRun(range) { run, offs in
+            ck_binary(op, a + offs[0], Int32(sa), b + offs[1], Int32(sb), out + run * n, n)
         }
     }
 }

@@ -20,3 +20,12 @@ func mapFloats(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor
     }
     return out
 }
+
+/// `kernel(src, dst, n)` over the tensor in parallel chunks (a C kernel that maps floats).
+func mapFloats(_ x: Tensor, kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+    let out = Tensor(uninitialized: x.shape)
+    let src = x.floats.baseAddress!, dst = out.mutableFloats.baseAddress!
+    parallelFor(x.count, grain: 32768) { r in kernel(src + r.lowerBound, dst + r.lowerBound, r.count) }
+    withExtendedLifetime(x) {}
+    return out
+}

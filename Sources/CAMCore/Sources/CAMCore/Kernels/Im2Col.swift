@@ -3,15 +3,17 @@ internal import CKernels
 /// im2col / col2im for 2-D windows: the unfolded patches of `channels` planes of one image
 /// as a (channels·kh·kw) × (outH·outW) matrix, and its transpose-accumulate.
 
-/// Writes the patch matrix of `channels` planes starting at `x` into `col`.
-func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>) {
+/// Writes the patch matrix of `channels` planes starting at `x` into `col`, whose rows are
+/// `rowPitch` floats apart (default: packed, oh·ow).
+func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>, rowPitch: Int? = nil) {
     let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
     let kh = g.kernelH, kw = g.kernelW
+    let pitch = rowPitch ?? oh * ow
     parallelFor(channels * kh * kw, grain: 8) { rows in
         for row in rows {
             let c = row / (kh * kw), ky = (row / kw) % kh, kx = row % kw
             let plane = x + c * h * w
-            let dst = col + row * oh * ow
+            let dst = col + row * pitch
             let xOffset = kx * g.dilationW - g.padLeft
             // Output columns whose input column is inside the image.
             var oxLo = 0, oxHi = ow

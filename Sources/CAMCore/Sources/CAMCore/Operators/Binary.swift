@@ -1,4 +1,5 @@
 import Foundation
+internal import CKernels
 
 /// Elementwise arithmetic with NumPy broadcasting: Add, Sub, Mul, Div, Pow, Max, Min.
 /// float32 and int64 (shape arithmetic) operands.
@@ -23,10 +24,10 @@ public struct Binary: Operator {
             let out = Tensor(uninitialized: shape)
             let pa = a.floats.baseAddress!, pb = b.floats.baseAddress!, po = out.mutableFloats.baseAddress!
             switch kind {
-            case .add: broadcastBinary(pa, a.shape, pb, b.shape, po, shape, +)
-            case .sub: broadcastBinary(pa, a.shape, pb, b.shape, po, shape, -)
-            case .mul: broadcastBinary(pa, a.shape, pb, b.shape, po, shape, *)
-            case .div: broadcastBinary(pa, a.shape, pb, b.shape, po, shape, /)
+            case .add: broadcastArithmetic(CK_ADD, pa, a.shape, pb, b.shape, po, shape)
+            case .sub: broadcastArithmetic(CK_SUB, pa, a.shape, pb, b.shape, po, shape)
+            case .mul: broadcastArithmetic(CK_MUL, pa, a.shape, pb, b.shape, po, shape)
+            case .div: broadcastArithmetic(CK_DIV, pa, a.shape, pb, b.shape, po, shape)
             case .pow: broadcastBinary(pa, a.shape, pb, b.shape, po, shape) { x, y in y == 2 ? x * x : Foundation.pow(x, y) }
             case .max: broadcastBinary(pa, a.shape, pb, b.shape, po, shape) { x, y in x.isNaN || y.isNaN ? .nan : Swift.max(x, y) }
             case .min: broadcastBinary(pa, a.shape, pb, b.shape, po, shape) { x, y in x.isNaN || y.isNaN ? .nan : Swift.min(x, y) }

@@ -68,29 +68,31 @@ public struct Convolution: Operator {
         guard x.dtype == .float32, w.dtype == .float32 else { throw CAMError(.unsupported, "Conv on \(x.dtype) is not supported") }
         let g = try geometry(x.shape, w.shape)
         let m = w.shape[0]
-        let out = Tensor(uninitialized: g.outputShape(channels: m, spatialRank: x.rank - 2))
-        convolve(x, w, g, out)
         var bias: Tensor?
         if inputs.count > 2, let b = inputs[2] {
             guard b.count == m, b.dtype == .float32 else { throw CAMError(.runtime, "Conv: bias has \(b.count) values for \(m) output channels") }
             bias = b
         }
-        applyBiasAndActivation(out, bias: bias, activation: activation)
+        let out = Tensor(uninitialized: g.outputShape(channels: m, spatialRank: x.rank - 2))
+        convolve(x, w, g, out, epilogue: OutputEpilogue(bias: bias, activation: activation))
         return [out]
     }
 
-    /// `out = conv(x, w)` without bias.
-    func convolve(_ x: Tensor, _ w: Tensor, _ g: WindowGeometry, _ out: Tensor) {
+    /// `out = activation(conv(x, w) + bias)`; the bias and activation are applied to each
+    /// output plane as soon as it is computed, while it is in cache.
+    func convolve(_ x: Tensor, _ w: Tensor, _ g: WindowGeometry, _ out: Tensor, epilogue: OutputEpilogue) {
         let c = g.channels, m = w.shape[0]
         let cg = c / group, mg = m / group
         let hw = g.height * g.width, p = g.outHeight * g.outWidth
         let k = cg * g.kernelH * g.kernelW
         let px = x.floats.baseAddress!, pw = w.floats.baseAddress!, po = out.mutableFloats.baseAddress!
+        defer { withExtendedLifetime((x, w, out, epilogue)) {} }
         if cg == 1 && mg == 1 {
-            po.update(repeating: 0, count: out.count)
             parallelEach(g.batch * c) { plane in
                 let ch = plane % c
+                (po + plane * p).update(repeating: 0, count: p)
                 depthwisePlane(px + plane * hw, pw + ch * g.kernelH * g.kernelW, g, po + plane * p)
+                epilogue.apply(po + plane * p, count: p, channel: ch)
             }
             return
         }
@@ -102,18 +104,25 @@ public struct Convolution: Operator {
             let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * np)
             let product = UnsafeMutablePointer<Float>.allocate(capacity: m * np)
             defer { cols.deallocate(); product.deallocate() }
-            let scratch = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
-            defer { scratch?.deallocate() }
-            for n in 0..<g.batch {
-                // Image n's unfolded patches become columns n·p ..< (n+1)·p.
-                let src = px + n * c * hw
-                let block: UnsafePointer<Float>
-                if let scratch { im2col(src, channels: c, g, scratch); block = UnsafePointer(scratch) } else { block = src }
-                for row in 0..<k { (cols + row * np + n * p).update(from: block + row * p, count: p) }
+            // Image n's unfolded patches become columns n·p ..< (n+1)·p.
+            if pointwise {
+                parallelFor(g.batch * k, grain: Swift.max(1, 16384 / p)) { rows in
+                    for i in rows {
+                        let (n, row) = i.quotientAndRemainder(dividingBy: k)
+                        (cols + row * np + n * p).update(from: px + n * c * hw + row * p, count: p)
+                    }
+                }
+            } else {
+                for n in 0..<g.batch { im2col(px + n * c * hw, channels: c, g, cols + n * p, rowPitch: np) }
             }
             sgemm(m: m, n: np, k: k, a: pw, lda: k, b: cols, ldb: np, c: product, ldc: np)
-            for n in 0..<g.batch {
-                for row in 0..<m { (po + (n * m + row) * p).update(from: product + row * np + n * p, count: p) }
+            parallelFor(g.batch * m, grain: Swift.max(1, 16384 / p)) { planes in
+                for i in planes {
+                    let (n, row) = i.quotientAndRemainder(dividingBy: m)
+                    let dst = po + (n * m + row) * p
+                    dst.update(from: product + row * np + n * p, count: p)
+                    epilogue.apply(dst, count: p, channel: row)
+                }
             }
             return
         }
@@ -131,6 +140,11 @@ public struct Convolution: Operator {
                 }
                 sgemm(m: mg, n: p, k: k, a: pw + grp * mg * k, lda: k, b: b, ldb: p,
                       c: po + (n * m + grp * mg) * p, ldc: p)
+            }
+            if !epilogue.isIdentity {
+                parallelFor(m, grain: Swift.max(1, 16384 / p)) { channels in
+                    for ch in channels { epilogue.apply(po + (n * m + ch) * p, count: p, channel: ch) }
+                }
             }
         }
     }
@@ -154,27 +168,46 @@ public struct Convolution: Operator {
     }
 }
 
+/// What follows a product in the same pass: `activation(v + bias[channel])`.
+struct OutputEpilogue {
+    let bias: UnsafePointer<Float>?
+    let lo: Float, hi: Float
+    let clamps: Bool
+    private let owner: Tensor?
+
+    init(bias: Tensor?, activation: Convolution.Activation?) {
+        owner = bias
+        self.bias = bias?.floats.baseAddress
+        switch activation {
+        case .relu?: (lo, hi, clamps) = (0, .infinity, true)
+        case .clip(let a, let b)?: (lo, hi, clamps) = (a, b, true)
+        case nil: (lo, hi, clamps) = (-.infinity, .infinity, false)
+        }
+    }
+
+    var isIdentity: Bool { bias == nil && !clamps }
+
+    /// Applies it to `count` values of one output channel.
+    @inline(__always)
+    func apply(_ v: UnsafeMutablePointer<Float>, count: Int, channel: Int) {
+        if isIdentity { return }
+        let b = bias?[channel] ?? 0
+        if clamps { ck_bias_clamp(v, count, b, lo, hi) } else { ck_bias(v, count, b) }
+    }
+}
+
 /// Adds `bias[c]` to every element of channel c of an (N, C, …) tensor and applies the
 /// activation, in one pass.
 func applyBiasAndActivation(_ t: Tensor, bias: Tensor?, activation: Convolution.Activation?) {
-    if bias == nil && activation == nil { return }
+    let epilogue = OutputEpilogue(bias: bias, activation: activation)
+    if epilogue.isIdentity { return }
     let n = t.shape[0], c = t.shape[1]
     let plane = t.count / Swift.max(n * c, 1)
     let po = t.mutableFloats.baseAddress!
-    let pb = bias?.floats.baseAddress
-    let (lo, hi): (Float, Float)
-    switch activation {
-    case .relu?: (lo, hi) = (0, .infinity)
-    case .clip(let a, let b)?: (lo, hi) = (a, b)
-    case nil: (lo, hi) = (-.infinity, .infinity)
-    }
     parallelFor(n * c, grain: Swift.max(1, 16384 / Swift.max(plane, 1))) { r in
-        for i in r {
-            let v = pb?[i % c] ?? 0
-            if activation == nil { ck_bias(po + i * plane, plane, v) } else { ck_bias_clamp(po + i * plane, plane, v, lo, hi) }
-        }
+        for i in r { epilogue.apply(po + i * plane, count: plane, channel: i % c) }
     }
-    withExtendedLifetime(bias) {}
+    withExtendedLifetime((t, epilogue)) {}
 }
 
 /// Gradient of a convolution with respect to its input: inputs (gY, W, x), where `x` only

@@ -1,3 +1,4 @@
+internal import CKernels
 import Foundation
 
 /// The elementwise functions of one float argument, each with its first and second
@@ -72,8 +73,8 @@ public enum UnaryFunction: Sendable, Equatable {
         case .abs: return mapFloats(x) { Swift.abs($0) }
         case .sqrt: return mapFloats(x) { $0.squareRoot() }
         case .reciprocal: return mapFloats(x) { 1 / $0 }
-        case .erf: return mapFloats(x) { Foundation.erf($0) }
-        case .gelu: return mapFloats(x) { 0.5 * $0 * (1 + Foundation.erf($0 * 0.70710678118654752)) }
+        case .erf: return mapFloats(x) { ck_erf($0, $1, $2) }
+        case .gelu: return mapFloats(x) { ck_gelu($0, $1, $2) }
         case .geluTanh: return mapFloats(x) { 0.5 * $0 * (1 + Foundation.tanh(Self.geluK * ($0 + 0.044715 * $0 * $0 * $0))) }
         case .softplus: return mapFloats(x) { $0 > 0 ? $0 + Foundation.log1p(Foundation.exp(-$0)) : Foundation.log1p(Foundation.exp($0)) }
         case .softsign: return mapFloats(x) { $0 / (1 + Swift.abs($0)) }
