@@ -30,4 +30,18 @@ struct HDF5CrashRegressionTests {
             #expect(!e.message.contains("\n"), "one line: \(e.message)")
         }
     }
+
+    /// Inputs on which libhdf5 loops forever: the reader is stopped after the time limit and
+    /// the file is reported (run through the tool, to set the limit in its environment).
+    @Test func aReaderThatHangsIsStoppedAndTheFileNamed() throws {
+        let folder = Fixtures.repositoryRoot.appendingPathComponent("Fuzz/hdf5-hangs")
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("timeout-") }
+        #expect(!names.isEmpty)
+        for name in names {
+            let path = folder.appendingPathComponent(name).path
+            let r = try CommandRunner.run(CommandRunner.swiftcam, ["layers", "--model", path, "--loader", "keras"], environment: ["SWIFTCAM_HDF5_TIMEOUT": "2"])
+            #expect(r.status == 1, "\(r.stderr)")
+            #expect(r.stderr.contains(name) && r.stderr.contains("did not finish") && r.stderr.contains("within 2.0 s"), "\(r.stderr)")
+        }
+    }
 }

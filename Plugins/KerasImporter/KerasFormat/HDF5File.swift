@@ -17,8 +17,11 @@ import Musl
 public final class HDF5File {
     /// What `readFloats` accepts for one dataset (elements; checked before allocating).
     public static let maxDatasetElements = Int(CAM_H5_MAX_ELEMENTS)
-    /// How long one request may take before the reader is considered hung.
-    public static let requestTimeout: TimeInterval = 300
+    /// How long the reader may go without answering before it is considered hung (libhdf5
+    /// loops forever on some damaged files): 60 s, or `SWIFTCAM_HDF5_TIMEOUT` seconds.
+    public static var requestTimeout: TimeInterval {
+        ProcessInfo.processInfo.environment["SWIFTCAM_HDF5_TIMEOUT"].flatMap(TimeInterval.init).flatMap { $0 > 0 ? $0 : nil } ?? 60
+    }
 
     public let path: String
     private var pid: pid_t = 0
@@ -190,7 +193,7 @@ public final class HDF5File {
             if ready < 0 && errno == EINTR { continue }
             if ready == 0 {
                 kill(pid, SIGKILL)
-                failure = CAMError(.invalidModel, "\(path): libhdf5 did not finish \(what) within \(Int(Self.requestTimeout)) s (a damaged file?)")
+                failure = CAMError(.invalidModel, "\(path): libhdf5 did not finish \(what) within \(Self.requestTimeout) s and was stopped (a damaged file makes it loop; SWIFTCAM_HDF5_TIMEOUT sets the limit)")
                 throw failure!
             }
             let n = recv(socket, buffer + offset, count - offset, 0)
