@@ -44,4 +44,35 @@ struct HDF5CrashRegressionTests {
             #expect(r.stderr.contains(name) && r.stderr.contains("did not finish") && r.stderr.contains("within 2.0 s"), "\(r.stderr)")
         }
     }
+
+    /// The reader process dies with swiftcam: killing swiftcam while libhdf5 loops leaves no
+    /// reader spinning on its own.
+    @Test func aKilledSwiftcamTakesItsReaderWithIt() throws {
+        let folder = Fixtures.repositoryRoot.appendingPathComponent("Fuzz/hdf5-hangs")
+        guard let name = try FileManager.default.contentsOfDirectory(atPath: folder.path).first(where: { $0.hasPrefix("timeout-") }) else { return }
+        let tool = Process()
+        tool.executableURL = URL(fileURLWithPath: CommandRunner.swiftcam)
+        tool.arguments = ["layers", "--model", folder.appendingPathComponent(name).path, "--loader", "keras"]
+        tool.environment = ["SWIFTCAM_HDF5_TIMEOUT": "120", "PATH": "/usr/bin:/bin"]
+        tool.standardOutput = FileHandle.nullDevice
+        tool.standardError = FileHandle.nullDevice
+        try tool.run()
+        // Wait for the reader to start.
+        var reader: Int32?
+        for _ in 0..<100 where reader == nil {
+            usleep(50_000)
+            let children = (try? String(contentsOfFile: "/proc/\(tool.processIdentifier)/task/\(tool.processIdentifier)/children", encoding: .utf8)) ?? ""
+            reader = children.split(separator: " ").first.flatMap { Int32($0) }
+        }
+        let child = try #require(reader, "the reader process did not start")
+        kill(tool.processIdentifier, SIGKILL)
+        tool.waitUntilExit()
+        var gone = false
+        for _ in 0..<100 where !gone {
+            usleep(50_000)
+            let state = (try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(2).first
+            gone = state == nil || state == "Z"
+        }
+        #expect(gone, "reader \(child) still running after swiftcam was killed")
+    }
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -350,6 +351,7 @@ int cam_h5_spawn(const char *path, pid_t *pid, int *socket_fd) {
     // Copy the path before forking: the child must not touch the parent's Swift objects.
     char *copy = strdup(path);
     if (!copy) { close(fds[0]); close(fds[1]); return -1; }
+    const pid_t parent = getpid();
     pid_t child = fork();
     if (child < 0) {
         int saved = errno;
@@ -360,6 +362,10 @@ int cam_h5_spawn(const char *path, pid_t *pid, int *socket_fd) {
         return -1;
     }
     if (child == 0) {
+        // The reader dies with its parent: a libhdf5 stuck in a loop must not outlive a
+        // swiftcam that was killed (or that gave up on it) and spin on its own.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(1);
         reset_crash_handling();
         close(fds[0]);
         child_fd = fds[1];
