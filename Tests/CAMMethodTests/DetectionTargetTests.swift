@@ -136,7 +136,8 @@ struct DetectionTargetTests {
             let outputs = try model.predict(x).map { $0.batchItem(0) }
             let t = try Self.factory("segmentation").makeTarget(Self.input(outputs, options: ["category": "2", "mask": path]))
             let e = try t.evaluate(outputs: outputs)
-            let expected = mask.indices.reduce(Float(0)) { $0 + mask[$1] * outputs[0].floats[2 * 12 + $1] }
+            let logits = outputs[0].toFloats()
+            let expected = mask.indices.reduce(Float(0)) { $0 + mask[$1] * logits[2 * 12 + $1] }
             #expect(abs(e.value - expected) <= 1e-5)
             #expect(e.outputGradients[0]!.toFloats() == [Float](repeating: 0, count: 24) + mask)
         }

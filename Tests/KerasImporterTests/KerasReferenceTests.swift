@@ -86,7 +86,7 @@ struct KerasReferenceTests {
         let input = try Fixtures.npy("\(Self.fer)/input.npy")
         let method = try PluginRegistry.shared.method(named: "gradcam")
         let result = try CAMExplainer(model: model).explain(input, CAMRequest(method: method, targetLayers: ["add_4"], categories: [6]))
-        #expect(abs(result.outputs[0].floats[6] - 0.5559852719306946) <= 1e-5)
+        #expect(abs(result.outputs[0].toFloats()[6] - 0.5559852719306946) <= 1e-5)
 
         let activations = Compare.relative(result.layers[0].activations, try Self.nchw(try Fixtures.npy("\(Self.fer)/inter_add_4_A.npy")))
         #expect(activations <= 1e-4, "activations relative error \(activations)")

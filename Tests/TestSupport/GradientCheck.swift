@@ -51,8 +51,9 @@ public struct GradientCheck {
                 numeric[i] = Float((try loss(plus) - loss(minus)) / Double(2 * epsilon))
             }
             let scale = Swift.max(1, numeric.map(abs).max() ?? 1)
+            let exact = analytic[k].toFloats()
             for i in 0..<x.count {
-                worst = Swift.max(worst, abs(analytic[k].floats[i] - numeric[i]) / scale)
+                worst = Swift.max(worst, abs(exact[i] - numeric[i]) / scale)
             }
         }
         return worst
