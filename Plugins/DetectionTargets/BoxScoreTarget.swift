@@ -38,22 +38,7 @@ public struct BoxScoreTarget: GraphTarget, BoxTarget {
 
     public func evaluate(outputs: [Tensor]) throws -> TargetEvaluation {
         guard !terms.isEmpty else { return TargetEvaluation(value: 0, outputGradients: outputs.map { _ in nil }) }
-        var graph = Graph()
-        let ids = try outputs.indices.map { try graph.addValue("output\($0)") }
-        graph.inputs = ids
-        var builder = GradientBuilder(graph: graph)
-        let s = try score(&builder, outputs: ids)
-        graph = builder.graph
-        graph.outputs = [s]
-        let gradients = try Autodiff.differentiate(graph, outputs: [s], wrt: ids)
-        var feeds = Dictionary(uniqueKeysWithValues: zip(ids, outputs))
-        let executor = try Executor(gradients.graph)
-        let value = try executor.evaluate(feeds, fetch: [s])[0]
-        feeds[gradients.seeds[0]] = Tensor(repeating: 1, shape: value.shape)
-        let present = gradients.gradients.compactMap { $0 }
-        let computed = try executor.evaluate(feeds, fetch: present)
-        var byID = Dictionary(uniqueKeysWithValues: zip(present, computed))
-        return TargetEvaluation(value: value.toFloats()[0], outputGradients: gradients.gradients.map { $0.flatMap { byID.removeValue(forKey: $0) } })
+        return try evaluateScoreGraph(outputs: outputs)
     }
 
     /// Appends the decoded box (x1, y1, x2, y2) of a candidate to `b`'s graph.

@@ -132,6 +132,12 @@ public protocol GraphTarget: Target {
 
 extension GraphTarget {
     public func evaluate(outputs: [Tensor]) throws -> TargetEvaluation {
+        try evaluateScoreGraph(outputs: outputs)
+    }
+
+    /// The default `evaluate`: builds the score's graph, runs it and its gradient. A target
+    /// that overrides `evaluate` (say, to skip an empty selection) calls this for the rest.
+    public func evaluateScoreGraph(outputs: [Tensor]) throws -> TargetEvaluation {
         var graph = Graph()
         let ids = try outputs.indices.map { try graph.addValue("output\($0)") }
         graph.inputs = ids
