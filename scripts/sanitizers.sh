@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 WHICH="${1:-both}"; shift || true
 if [ "$WHICH" = address ] || [ "$WHICH" = both ]; then
   echo "=== AddressSanitizer"
-  swift test -c release --sanitize=address --scratch-path .build-asan "$@"
+  # LeakSanitizer runs at the exit of the test process and of every `swiftcam` it starts;
+  # XCTest's own records, kept until exit, are suppressed.
+  LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt" swift test -c release --sanitize=address --scratch-path .build-asan "$@"
 fi
 if [ "$WHICH" = thread ] || [ "$WHICH" = both ]; then
   echo "=== ThreadSanitizer (OpenBLAS runs single-threaded: its pool is not instrumented)"

@@ -22,4 +22,23 @@ struct SwiftAPITests {
 
         #expect(try RGBImage.load(path: out).width == 224)
     }
+
+    /// A model, and everything an explanation built on it (executors, gradient programs,
+    /// cached filter transforms), is freed with its last reference: loading models one after
+    /// another in a long-running process does not accumulate them.
+    @Test func aModelIsFreedWithItsLastReference() throws {
+        guard let modelPath = Fixtures.path("torch/resnet18/model.onnx") else { return }
+        PluginLoader.loadAll()
+        weak var released: Model?
+        try {
+            let model = try Model.load(path: modelPath)
+            released = model
+            // A gradient program, a suffix run and a Hessian–vector product: each is cached.
+            for method in ["gradcam", "ablationcam", "shapleycam"] {
+                _ = try CAMExplainer(model: model).explain(Tensor(zeros: [1, 3, 224, 224]), CAMRequest(
+                    method: try PluginRegistry.shared.method(named: method), targetLayers: ["layer4.1"]))
+            }
+        }()
+        #expect(released == nil)
+    }
 }

@@ -31,9 +31,11 @@ public enum CommandRunner {
         p.standardOutput = out
         p.standardError = err
         try p.run()
-        // Read both pipes fully before waiting, so a chatty process cannot block.
+        // Drain both pipes at once before waiting: a process that fills one pipe while the
+        // other is being read would otherwise block forever.
+        let errReader = PipeDrain(err.fileHandleForReading)
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let errData = errReader.wait()
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
@@ -43,5 +45,24 @@ public enum CommandRunner {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftcam-\(hint)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+private final class PipeDrain: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    /// Everything the pipe carried, once its writer closed it.
+    func wait() -> Data {
+        done.wait()
+        return data
     }
 }

@@ -34,6 +34,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Untimed warm-up runs per measurement.")
     var warmup: Int = 2
 
+    @Flag(name: .long, help: "Also print where each forward pass spends its time, by operator and slowest nodes.")
+    var profile = false
+
     @Option(name: .long, help: "Leak check instead of timing: run N explanations, cycling through --method at the first --batch size, and report the resident memory after the 10th and the last.")
     var soak: Int?
 
@@ -65,6 +68,11 @@ struct BenchCommand: ParsableCommand {
             let forward = try time { _ = try model.predict(x) }
             let gflops = perImageFLOPs * Double(n) / forward / 1e9
             print(String(format: "forward   batch %2d: %8.2f ms/image  %6.1f GFLOP/s  (%.0f%% of sgemm)", n, forward * 1000 / Double(n), gflops, 100 * gflops / reference))
+            if profile {
+                let operators = OperatorProfile()
+                for _ in 0..<repetitions { try operators.record { _ = try model.predict(x) } }
+                print(operators.report(images: n * repetitions))
+            }
             guard let targetLayer else { continue }
             for name in method {
                 let cam = try PluginRegistry.shared.method(named: name)

@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "dispatch.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,16 @@ static inline void ck_pad_plane(const float *x, const ck_window *g, const ck_pad
         const int iy = y - g->pad_top;
         if (iy < 0 || iy >= g->height) continue;
         const float *row = x + (size_t)iy * g->width - g->pad_left;  /* row[xp] for xp in [lo, hi) */
+        if (sw == 2) {
+            /* The common stride 2 as a de-interleaving loop over column pairs (vectorised), the
+               unpaired first and last columns apart. */
+            float *d0 = scratch + (size_t)y * p->wq, *d1 = d0 + p->phase_size;
+            const int j0 = (lo + 1) / 2, j1 = hi / 2;  /* pairs (2j, 2j+1) inside [lo, hi) */
+            for (int j = j0; j < j1; j++) { d0[j] = row[2 * j]; d1[j] = row[2 * j + 1]; }
+            if (lo % 2 == 1 && lo < hi) d1[lo / 2] = row[lo];
+            if (hi % 2 == 1 && hi - 1 >= lo && hi - 1 >= 2 * j1) d0[(hi - 1) / 2] = row[hi - 1];
+            continue;
+        }
         for (int r = 0; r < sw; r++) {
             float *d = scratch + (size_t)r * p->phase_size + (size_t)y * p->wq;
             const int start = lo + ((r - lo % sw) + sw) % sw;
@@ -74,35 +85,49 @@ static inline void ck_unpad_add(const float *scratch, const ck_window *g, const 
     }
 }
 
+#define DEPTHWISE_BLOCK 64
+
+/* Each block of DEPTHWISE_BLOCK outputs sums all its taps while the block is in L1, then gets
+   the bias and clamp on the way out; with stride_h = 1 the blocks run over the flattened
+   output at the scratch's pitch, whose extra columns are dropped when copying out. */
 #define DEPTHWISE_BODY                                                                              \
     const int oh = g->out_height, ow = g->out_width, sh = g->stride_h, sw = g->stride_w;           \
     const ck_padded p = ck_padded_geometry(g);                                                      \
-    const size_t flat = sh == 1 ? (size_t)oh * p.wq : (size_t)ow;                                  \
-    float *scratch = malloc(sizeof(float) * (p.phase_size * sw + flat));                          \
-    if (!scratch) return;                                                                           \
-    float *restrict acc = scratch + p.phase_size * sw;                                              \
+    const size_t flat = sh == 1 ? (size_t)oh * p.wq : 0;                                            \
+    float *scratch = malloc(sizeof(float) * (p.phase_size * sw + flat));                           \
+    if (!scratch) return -1;                                                                        \
+    float *restrict flat_out = scratch + p.phase_size * sw;                                         \
     ck_pad_plane(x, g, &p, scratch);                                                                \
     const int rows = sh == 1 ? 1 : oh;                                                              \
     const size_t len = sh == 1 ? (size_t)(oh - 1) * p.wq + ow : (size_t)ow;                        \
     for (int r = 0; r < rows; r++) {                                                                \
-        for (size_t j = 0; j < len; j++) acc[j] = 0;                                                \
-        for (int ky = 0; ky < g->kernel_h; ky++) {                                                  \
-            for (int kx = 0; kx < g->kernel_w; kx++) {                                              \
-                const float wv = weights[ky * g->kernel_w + kx];                                    \
-                const int cx = kx * g->dilation_w;                                                  \
-                const float *restrict src = scratch + (size_t)(cx % sw) * p.phase_size             \
-                    + (size_t)(r * sh + ky * g->dilation_h) * p.wq + cx / sw;                       \
-                for (size_t j = 0; j < len; j++) acc[j] += wv * src[j];                             \
+        float *restrict dst = sh == 1 ? flat_out : out + (size_t)r * ow;                            \
+        for (size_t j0 = 0; j0 < len; j0 += DEPTHWISE_BLOCK) {                                      \
+            const size_t n = len - j0 < DEPTHWISE_BLOCK ? len - j0 : DEPTHWISE_BLOCK;               \
+            float acc[DEPTHWISE_BLOCK];                                                             \
+            for (size_t j = 0; j < n; j++) acc[j] = 0;                                              \
+            for (int ky = 0; ky < g->kernel_h; ky++) {                                              \
+                for (int kx = 0; kx < g->kernel_w; kx++) {                                          \
+                    const float wv = weights[ky * g->kernel_w + kx];                                \
+                    const int cx = kx * g->dilation_w;                                              \
+                    const float *restrict src = scratch + (size_t)(cx % sw) * p.phase_size         \
+                        + (size_t)(r * sh + ky * g->dilation_h) * p.wq + cx / sw + j0;              \
+                    for (size_t j = 0; j < n; j++) acc[j] += wv * src[j];                           \
+                }                                                                                   \
+            }                                                                                       \
+            for (size_t j = 0; j < n; j++) {                                                        \
+                float t = acc[j] + bias;                                                            \
+                t = t < lo ? lo : t;                                                                \
+                dst[j0 + j] = t > hi ? hi : t;                                                      \
             }                                                                                       \
         }                                                                                           \
-        if (sh == 1) {                                                                              \
-            for (int oy = 0; oy < oh; oy++)                                                         \
-                for (int ox = 0; ox < ow; ox++) out[(size_t)oy * ow + ox] += acc[(size_t)oy * p.wq + ox]; \
-        } else {                                                                                    \
-            for (int ox = 0; ox < ow; ox++) out[(size_t)r * ow + ox] += acc[ox];                    \
-        }                                                                                           \
     }                                                                                               \
-    free(scratch);
+    if (sh == 1) {                                                                                  \
+        for (int oy = 0; oy < oh; oy++)                                                             \
+            memcpy(out + (size_t)oy * ow, flat_out + (size_t)oy * p.wq, sizeof(float) * (size_t)ow); \
+    }                                                                                               \
+    free(scratch);                                                                                  \
+    return 0;
 
 /* The transpose: gout (at the scratch's pitch) scattered through the taps into the padded
    scratch, whose inside is then added to gin. */
@@ -181,8 +206,8 @@ static inline float ck_erf_value(float x) {
 #define GELU_BODY for (size_t i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + ck_erf_value(x[i] * 0.70710678118654752f));
 
 #define DEFINE_VARIANTS(attribute, suffix)                                                          \
-    attribute static void depthwise_##suffix(const float *restrict x, const float *restrict weights, \
-                                             const ck_window *g, float *restrict out) { DEPTHWISE_BODY } \
+    attribute static int depthwise_##suffix(const float *restrict x, const float *restrict weights, \
+                                            const ck_window *g, float *restrict out, float bias, float lo, float hi) { DEPTHWISE_BODY } \
     attribute static void depthwise_t_##suffix(const float *restrict gout, const float *restrict weights, \
                                                const ck_window *g, float *restrict gin) { DEPTHWISE_T_BODY } \
     attribute static void bias_clamp_##suffix(float *restrict v, size_t n, float bias, float lo, float hi) { BIAS_CLAMP_BODY } \
@@ -192,15 +217,16 @@ static inline float ck_erf_value(float x) {
     attribute static void binary_##suffix(ck_arithmetic op, const float *restrict a, int a_step,     \
                                           const float *restrict b, int b_step, float *restrict out, size_t n) { BINARY_BODY }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-DEFINE_VARIANTS(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))), avx512)
-DEFINE_VARIANTS(__attribute__((target("avx2,fma"))), avx2)
+#if CK_HAS_VARIANTS
+DEFINE_VARIANTS(CK_AVX512, avx512)
+DEFINE_VARIANTS(CK_AVX2, avx2)
 #endif
 DEFINE_VARIANTS(, baseline)
 
 /* 2: AVX-512, 1: AVX2, 0: baseline. */
-static int ck_level(void) {
-    static int level = -1;
+int ck_level(void) {
+    static int cached = -1;
+    int level = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (level < 0) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
         __builtin_cpu_init();
@@ -215,22 +241,14 @@ static int ck_level(void) {
         const char *forced = getenv("SWIFTCAM_KERNELS");
         if (forced && strcmp(forced, "baseline") == 0) level = 0;
         else if (forced && strcmp(forced, "avx2") == 0 && level > 1) level = 1;
+        __atomic_store_n(&cached, level, __ATOMIC_RELAXED);  /* every thread computes the same value */
     }
     return level;
 }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-#define DISPATCH(name, ...)                                                                         \
-    switch (ck_level()) {                                                                           \
-    case 2: name##_avx512(__VA_ARGS__); return;                                                     \
-    case 1: name##_avx2(__VA_ARGS__); return;                                                       \
-    default: name##_baseline(__VA_ARGS__); return;                                                  \
-    }
-#else
-#define DISPATCH(name, ...) name##_baseline(__VA_ARGS__);
-#endif
-
-void ck_depthwise_plane(const float *x, const float *weights, const ck_window *g, float *out) { DISPATCH(depthwise, x, weights, g, out) }
+int ck_depthwise_plane(const float *x, const float *weights, const ck_window *g, float *out, float bias, float lo, float hi) {
+    DISPATCH_RESULT(depthwise, x, weights, g, out, bias, lo, hi)
+}
 void ck_depthwise_plane_transposed(const float *gout, const float *weights, const ck_window *g, float *gin) { DISPATCH(depthwise_t, gout, weights, g, gin) }
 void ck_bias_clamp(float *v, size_t n, float bias, float lo, float hi) { DISPATCH(bias_clamp, v, n, bias, lo, hi) }
 void ck_bias(float *v, size_t n, float bias) { DISPATCH(bias, v, n, bias) }

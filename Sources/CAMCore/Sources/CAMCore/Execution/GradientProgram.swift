@@ -7,8 +7,12 @@
 /// let pass = try program.forward([input])
 /// let grads = try pass.backward(seeds: [seed])
 /// ```
+///
+/// A program holds the model's graph, not the model: the model caches its programs, and a
+/// reference back would keep both alive for ever.
 public final class GradientProgram: @unchecked Sendable {
-    public let model: Model
+    /// The model's graph (as loaded, constants folded).
+    public let graph: Graph
     public let outputs: [ValueID]
     public let wrt: [ValueID]
     public let capture: [ValueID]
@@ -20,7 +24,7 @@ public final class GradientProgram: @unchecked Sendable {
     let backwardRetain: Set<ValueID>
 
     init(model: Model, outputs: [ValueID], wrt: [ValueID], capture: [ValueID], rules: GradientRules) throws {
-        self.model = model
+        self.graph = model.graph
         self.outputs = outputs
         self.wrt = wrt
         self.capture = capture
@@ -50,7 +54,7 @@ public final class GradientProgram: @unchecked Sendable {
     /// Runs the forward pass on `inputs`.
     public func forward(_ inputs: [Tensor]) throws -> ForwardPass {
         var store = ValueStore(valueCount: executor.graph.valueCount)
-        for (k, v) in try model.feeds(inputs) { store[k] = v }
+        for (k, v) in try graph.feeds(inputs) { store[k] = v }
         try executor.run(forwardSchedule, &store, retain: forwardRetain)
         return ForwardPass(program: self, store: store)
     }
@@ -64,7 +68,7 @@ public final class GradientProgram: @unchecked Sendable {
         public var outputs: [Tensor] { program.outputs.map { value($0)! } }
 
         /// A captured (or output) value.
-        public func value(_ id: ValueID) -> Tensor? { store[id] ?? program.model.graph.constants[id] }
+        public func value(_ id: ValueID) -> Tensor? { store[id] ?? program.graph.constants[id] }
 
         /// Runs the backward pass from `seeds` (one per output, shaped like it; `nil` = zero)
         /// and returns the gradient of each `wrt` value (zeros where it does not reach).
@@ -78,14 +82,14 @@ public final class GradientProgram: @unchecked Sendable {
                 let out = s[p.outputs[k]]!
                 let filled = seed ?? Tensor(zeros: out.shape)
                 guard filled.shape == out.shape else {
-                    throw CAMError(.runtime, "seed for output '\(p.model.graph.name(of: p.outputs[k]))' has shape \(filled.shape), the output has \(out.shape)")
+                    throw CAMError(.runtime, "seed for output '\(p.graph.name(of: p.outputs[k]))' has shape \(filled.shape), the output has \(out.shape)")
                 }
                 s[p.gradientGraph.seeds[k]] = filled
             }
             try p.executor.run(p.backwardSchedule, &s, retain: p.backwardRetain)
             return try zip(p.wrt, p.gradientGraph.gradients).map { v, g in
                 if let g, let t = s[g] { return t }
-                guard let x = value(v) else { throw CAMError(.runtime, "value '\(p.model.graph.name(of: v))' was not computed") }
+                guard let x = value(v) else { throw CAMError(.runtime, "value '\(p.graph.name(of: v))' was not computed") }
                 return Tensor(zeros: x.shape)
             }
         }

@@ -82,20 +82,7 @@ public final class Model: @unchecked Sendable {
     public var outputNames: [String] { graph.outputs.map(graph.name(of:)) }
 
     /// Checks a batch against the declared input: rank, dtype and every fixed dimension.
-    public func validate(input: Tensor, at index: Int = 0) throws {
-        guard index < graph.inputs.count else {
-            throw CAMError(.invalidInput, "the model has \(graph.inputs.count) inputs (\(inputNames.joined(separator: ", "))) but \(index + 1) were given")
-        }
-        let info = graph.values[graph.inputs[index].index]
-        if let dtype = info.dtype, dtype != input.dtype {
-            throw CAMError(.invalidInput, "input '\(info.name)' expects \(dtype), got \(input.dtype)")
-        }
-        guard let shape = info.shape else { return }
-        let expected = shape.map { $0.map(String.init) ?? "?" }.joined(separator: "×")
-        guard shape.count == input.rank, zip(shape, input.shape).allSatisfy({ $0.0 == nil || $0.0 == $0.1 }) else {
-            throw CAMError(.invalidInput, "input '\(info.name)' expects shape \(expected), got \(input.shape.map(String.init).joined(separator: "×"))")
-        }
-    }
+    public func validate(input: Tensor, at index: Int = 0) throws { try graph.validate(input: input, at: index) }
 
     /// The image layout of the first input (NCHW unless the loader said otherwise).
     public var inputLayout: Graph.ImageLayout { graph.inputLayout }
@@ -114,13 +101,7 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Feeds for the graph inputs, checking there is one tensor per input.
-    func feeds(_ inputs: [Tensor]) throws -> [ValueID: Tensor] {
-        guard inputs.count == graph.inputs.count else {
-            throw CAMError(.invalidInput, "the model has \(graph.inputs.count) inputs (\(inputNames.joined(separator: ", "))) but \(inputs.count) were given")
-        }
-        for (i, t) in inputs.enumerated() { try validate(input: t, at: i) }
-        return Dictionary(uniqueKeysWithValues: zip(graph.inputs, inputs))
-    }
+    func feeds(_ inputs: [Tensor]) throws -> [ValueID: Tensor] { try graph.feeds(inputs) }
 
     /// Runs the model; returns every graph output.
     public func predict(_ inputs: [Tensor]) throws -> [Tensor] {

@@ -79,13 +79,22 @@ extension WindowGeometry {
     }
 }
 
-/// Depthwise 2-D correlation of one plane: `out[oy, ox] += Σ w[ky, kx] · x[iy, ix]`
-/// (vectorised for the machine's instruction set, see `CKernels`).
+/// Depthwise 2-D correlation of one plane with its epilogue:
+/// `out[oy, ox] = epilogue(Σ w[ky, kx] · x[iy, ix])` (vectorised for the machine's
+/// instruction set, see `CKernels`).
 @inline(__always)
-func depthwisePlane(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ out: UnsafeMutablePointer<Float>) {
-    if Runtime.gemmAccumulation == .double { return depthwiseInDouble(x, weights, g, out, transposed: false) }
+func depthwisePlane(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ out: UnsafeMutablePointer<Float>,
+                    epilogue: OutputEpilogue, channel: Int) {
+    if Runtime.gemmAccumulation == .double {
+        out.update(repeating: 0, count: g.outHeight * g.outWidth)
+        depthwiseInDouble(x, weights, g, out, transposed: false)
+        epilogue.apply(out, count: g.outHeight * g.outWidth, channel: channel)
+        return
+    }
     var w = g.kernelWindow
-    ck_depthwise_plane(x, weights, &w, out)
+    let status = ck_depthwise_plane(x, weights, &w, out, epilogue.bias?[channel] ?? 0, epilogue.lo, epilogue.hi)
+    // The kernel allocates one padded plane of scratch; failing that is running out of memory.
+    precondition(status == 0, "out of memory in a depthwise convolution")
 }
 
 /// `depthwisePlane` (or its transpose) accumulated in double, rounded once: what

@@ -25,6 +25,13 @@ public enum Runtime {
     nonisolated(unsafe) public static var gemmAccumulation: Accumulation =
         ProcessInfo.processInfo.environment["SWIFTCAM_GEMM"].flatMap(Accumulation.init(rawValue:)) ?? .single
 
+    /// How 3×3, stride-1 convolutions (and their input gradients) are computed: by Winograd
+    /// F(2×2, 3×3) — 2.25× fewer multiplications, the default — or by im2col and one GEMM,
+    /// like every other convolution. `SWIFTCAM_CONV=im2col` sets it at start-up.
+    public enum ConvolutionAlgorithm: String, Sendable { case winograd, im2col }
+    nonisolated(unsafe) public static var convolutionAlgorithm: ConvolutionAlgorithm =
+        ProcessInfo.processInfo.environment["SWIFTCAM_CONV"].flatMap(ConvolutionAlgorithm.init(rawValue:)) ?? .winograd
+
     nonisolated(unsafe) private static var memoryLimit: Int = {
         // Default: three quarters of the machine's memory.
         Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.75)

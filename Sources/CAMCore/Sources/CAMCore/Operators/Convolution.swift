@@ -90,10 +90,16 @@ public struct Convolution: Operator {
         if cg == 1 && mg == 1 {
             parallelEach(g.batch * c) { plane in
                 let ch = plane % c
-                (po + plane * p).update(repeating: 0, count: p)
-                depthwisePlane(px + plane * hw, pw + ch * g.kernelH * g.kernelW, g, po + plane * p)
-                epilogue.apply(po + plane * p, count: p, channel: ch)
+                depthwisePlane(px + plane * hw, pw + ch * g.kernelH * g.kernelW, g, po + plane * p, epilogue: epilogue, channel: ch)
             }
+            return
+        }
+        if Winograd.applies(g, group: group, inChannels: c, outChannels: m) {
+            let u = WinogradFilterCache.shared.filters(for: w, transposed: false)
+            Winograd.convolve(px, batch: g.batch, inChannels: c, height: g.height, width: g.width, padTop: g.padTop, padLeft: g.padLeft,
+                              filters: u.floats.baseAddress!, outChannels: m, outHeight: g.outHeight, outWidth: g.outWidth, po,
+                              epilogue: epilogue)
+            withExtendedLifetime(u) {}
             return
         }
         let pointwise = g.isPointwise
@@ -235,6 +241,17 @@ public struct ConvBackwardData: Operator {
         let cg = c / group, mg = m / group
         let hw = g.height * g.width, p = g.outHeight * g.outWidth
         let k = cg * g.kernelH * g.kernelW
+        if Winograd.applies(g, group: group, inChannels: m, outChannels: c) {
+            let dx = Tensor(uninitialized: inputShape)
+            let u = WinogradFilterCache.shared.filters(for: w, transposed: true)
+            let (padTop, padLeft) = Winograd.transposedGeometry(g)
+            Winograd.convolve(gy.floats.baseAddress!, batch: g.batch, inChannels: m, height: g.outHeight, width: g.outWidth,
+                              padTop: padTop, padLeft: padLeft, filters: u.floats.baseAddress!, outChannels: c,
+                              outHeight: g.height, outWidth: g.width, dx.mutableFloats.baseAddress!,
+                              epilogue: OutputEpilogue(bias: nil, activation: nil))
+            withExtendedLifetime((gy, u)) {}
+            return dx
+        }
         let dx = Tensor(zeros: inputShape)
         let pg = gy.floats.baseAddress!, pw = w.floats.baseAddress!, pd = dx.mutableFloats.baseAddress!
         if cg == 1 && mg == 1 {

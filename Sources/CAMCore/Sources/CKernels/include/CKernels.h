@@ -10,8 +10,9 @@ typedef struct {
     int kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
 } ck_window;
 
-/// out[oy, ox] += Σ w[ky, kx] · x[oy·sh − pt + ky·dh, ox·sw − pl + kx·dw] (one depthwise plane).
-void ck_depthwise_plane(const float *x, const float *weights, const ck_window *g, float *out);
+/// out[oy, ox] = min(max(Σ w[ky, kx] · x[oy·sh − pt + ky·dh, ox·sw − pl + kx·dw] + bias, lo), hi)
+/// (one depthwise plane, taps summed in (ky, kx) order). Returns 0, or −1 when out of memory.
+int ck_depthwise_plane(const float *x, const float *weights, const ck_window *g, float *out, float bias, float lo, float hi);
 
 /// The transpose: gin[iy, ix] += w[ky, kx] · gout[oy, ox] over the same taps.
 void ck_depthwise_plane_transposed(const float *gout, const float *weights, const ck_window *g, float *gin);
@@ -35,3 +36,19 @@ void ck_erf(const float *x, float *out, size_t n);
 
 /// out[i] = 0.5 · x · (1 + erf(x / √2)) (GELU), with ck_erf's erf.
 void ck_gelu(const float *x, float *out, size_t n);
+
+/// Winograd F(2×2, 3×3), the transforms around its 16 matrix products (see winograd.c).
+/// Filters: w is (m, c, 3, 3); u[ξ][o][i] for ξ < 16 is the transform of filter (o, i) —
+/// (m × c) matrices, or with `transposed` the (c × m) filters of the transposed convolution
+/// (w[i][o] turned by 180°).
+void ck_winograd_filters(const float *w, int m, int c, int transposed, float *u);
+
+/// One input plane (h × w, read with pad_top / pad_left zeros before it and zeros after) as
+/// tiles_h × tiles_w 4×4 tiles with stride 2: writes v[ξ·xi_stride + ty·tiles_w + tx].
+/// Returns 0, or −1 when its scratch cannot be allocated.
+int ck_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int tiles_h, int tiles_w, float *v, size_t xi_stride);
+
+/// One output plane from its 16 products m[ξ·xi_stride + tile]: writes the out_h × out_w
+/// plane y = min(max(value + bias, lo), hi). Returns 0, or −1 when out of memory.
+int ck_winograd_output(const float *m, size_t xi_stride, int tiles_h, int tiles_w, float *y, int out_h, int out_w,
+                       float bias, float lo, float hi);

@@ -1,0 +1,151 @@
+#include "CKernels.h"
+#include "dispatch.h"
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Winograd F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks",
+ * 2016). A 2×2 output tile comes from a 4×4 input tile d and a 3×3 filter g as
+ *     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,
+ * 16 multiplications instead of 36. Summed over input channels, the element-wise product at
+ * each of the 16 positions ξ is a matrix product: M_ξ (out × tiles) = U_ξ (out × in) · V_ξ
+ * (in × tiles), which the caller does with sgemm. These are the three transforms around it.
+ * The matrices hold only 0, ±1 and ±½, so the transforms round like a direct convolution.
+ */
+
+/* (G g Gᵀ) of one 3×3 filter g (row-major) into u[ξ·stride], ξ = 4·i + j. */
+static void filter_transform(const float g[9], float *u, size_t stride) {
+    float t[4][3];
+    for (int c = 0; c < 3; c++) {
+        const float g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
+        t[0][c] = g0;
+        t[1][c] = 0.5f * ((g0 + g1) + g2);
+        t[2][c] = 0.5f * ((g0 - g1) + g2);
+        t[3][c] = g2;
+    }
+    for (int i = 0; i < 4; i++) {
+        const float a = t[i][0], b = t[i][1], c = t[i][2];
+        u[(size_t)(4 * i + 0) * stride] = a;
+        u[(size_t)(4 * i + 1) * stride] = 0.5f * ((a + b) + c);
+        u[(size_t)(4 * i + 2) * stride] = 0.5f * ((a - b) + c);
+        u[(size_t)(4 * i + 3) * stride] = c;
+    }
+}
+
+void ck_winograd_filters(const float *w, int m, int c, int transposed, float *u) {
+    const int rows = transposed ? c : m, cols = transposed ? m : c;
+    const size_t stride = (size_t)rows * cols;
+    for (int o = 0; o < rows; o++) {
+        for (int i = 0; i < cols; i++) {
+            float g[9];
+            if (transposed) {
+                /* The filter of the transposed convolution: w[i][o] turned by 180°. */
+                const float *src = w + ((size_t)i * c + o) * 9;
+                for (int k = 0; k < 9; k++) g[k] = src[8 - k];
+            } else {
+                memcpy(g, w + ((size_t)o * c + i) * 9, sizeof g);
+            }
+            filter_transform(g, u + (size_t)o * cols + i, stride);
+        }
+    }
+}
+
+/*
+ * Input transform of one plane: the plane is copied into a zero-bordered scratch of
+ * (2·th + 2) × (2·tw + 2), so that every tile is interior; then Bᵀ d B is applied along the
+ * rows (four values per tile column, for every scratch row) and down the columns, each a
+ * loop over the tile columns that vectorises.
+ */
+#define INPUT_BODY                                                                                  \
+    const int ph = 2 * th + 2, pw = 2 * tw + 2;                                                     \
+    float *pad = calloc((size_t)ph * pw + 4 * (size_t)ph * tw, sizeof(float));                     \
+    if (!pad) return -1;                                                                            \
+    float *restrict rt = pad + (size_t)ph * pw;                                                     \
+    for (int y = 0; y < ph; y++) {                                                                  \
+        const int iy = y - pad_top;                                                                 \
+        if (iy < 0 || iy >= h) continue;                                                            \
+        const int lo = pad_left, hi = pad_left + w < pw ? pad_left + w : pw;                        \
+        if (hi > lo) memcpy(pad + (size_t)y * pw + lo, x + (size_t)iy * w, sizeof(float) * (size_t)(hi - lo)); \
+    }                                                                                               \
+    const size_t rs = (size_t)ph * tw;                                                              \
+    for (int y = 0; y < ph; y++) {                                                                  \
+        const float *restrict p = pad + (size_t)y * pw;                                             \
+        float *restrict r0 = rt + (size_t)y * tw, *restrict r1 = r0 + rs, *restrict r2 = r1 + rs, *restrict r3 = r2 + rs; \
+        for (int t = 0; t < tw; t++) {                                                              \
+            const float d0 = p[2 * t], d1 = p[2 * t + 1], d2 = p[2 * t + 2], d3 = p[2 * t + 3];     \
+            r0[t] = d0 - d2; r1[t] = d1 + d2; r2[t] = d2 - d1; r3[t] = d1 - d3;                     \
+        }                                                                                           \
+    }                                                                                               \
+    for (int ty = 0; ty < th; ty++) {                                                               \
+        for (int j = 0; j < 4; j++) {                                                               \
+            const float *restrict s0 = rt + j * rs + (size_t)(2 * ty) * tw;                         \
+            const float *restrict s1 = s0 + tw, *restrict s2 = s1 + tw, *restrict s3 = s2 + tw;     \
+            float *restrict v0 = v + (size_t)j * xi_stride + (size_t)ty * tw;                       \
+            float *restrict v1 = v0 + 4 * xi_stride, *restrict v2 = v1 + 4 * xi_stride, *restrict v3 = v2 + 4 * xi_stride; \
+            for (int t = 0; t < tw; t++) {                                                          \
+                v0[t] = s0[t] - s2[t]; v1[t] = s1[t] + s2[t]; v2[t] = s2[t] - s1[t]; v3[t] = s1[t] - s3[t]; \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+    free(pad);                                                                                      \
+    return 0;
+
+/*
+ * Output transform of one plane: Aᵀ M A down the columns, then along the rows into a
+ * (2·th) × (2·tw) scratch, whose top-left out_h × out_w corner gets the bias and clamp.
+ */
+#define OUTPUT_BODY                                                                                 \
+    const int sw = 2 * tw;                                                                          \
+    float *scratch = malloc(sizeof(float) * ((size_t)2 * th * sw + 8 * (size_t)tw));               \
+    if (!scratch) return -1;                                                                        \
+    float *restrict s = scratch + (size_t)2 * th * sw;                                              \
+    for (int ty = 0; ty < th; ty++) {                                                               \
+        const float *restrict mt = mm + (size_t)ty * tw;                                            \
+        for (int j = 0; j < 4; j++) {                                                               \
+            const float *restrict m0 = mt + (size_t)j * xi_stride, *restrict m1 = m0 + 4 * xi_stride; \
+            const float *restrict m2 = m1 + 4 * xi_stride, *restrict m3 = m2 + 4 * xi_stride;       \
+            float *restrict a = s + (size_t)j * tw, *restrict b = s + (size_t)(4 + j) * tw;         \
+            for (int t = 0; t < tw; t++) { a[t] = (m0[t] + m1[t]) + m2[t]; b[t] = (m1[t] - m2[t]) - m3[t]; } \
+        }                                                                                           \
+        for (int r = 0; r < 2; r++) {                                                               \
+            const float *restrict q0 = s + (size_t)(4 * r) * tw, *restrict q1 = q0 + tw;            \
+            const float *restrict q2 = q1 + tw, *restrict q3 = q2 + tw;                             \
+            float *restrict row = scratch + (size_t)(2 * ty + r) * sw;                              \
+            for (int t = 0; t < tw; t++) {                                                          \
+                row[2 * t] = (q0[t] + q1[t]) + q2[t];                                               \
+                row[2 * t + 1] = (q1[t] - q2[t]) - q3[t];                                           \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+    for (int oy = 0; oy < out_h; oy++) {                                                            \
+        const float *restrict src = scratch + (size_t)oy * sw;                                      \
+        float *restrict dst = y + (size_t)oy * out_w;                                               \
+        for (int ox = 0; ox < out_w; ox++) {                                                        \
+            float t = src[ox] + bias;                                                               \
+            t = t < lo ? lo : t;                                                                    \
+            dst[ox] = t > hi ? hi : t;                                                              \
+        }                                                                                           \
+    }                                                                                               \
+    free(scratch);                                                                                  \
+    return 0;
+
+#define DEFINE_WINOGRAD_VARIANTS(attribute, suffix)                                                 \
+    attribute static int input_##suffix(const float *restrict x, int h, int w, int pad_top, int pad_left, \
+                                        int th, int tw, float *restrict v, size_t xi_stride) { INPUT_BODY } \
+    attribute static int output_##suffix(const float *restrict mm, size_t xi_stride, int th, int tw, float *restrict y, \
+                                         int out_h, int out_w, float bias, float lo, float hi) { OUTPUT_BODY }
+
+#if CK_HAS_VARIANTS
+DEFINE_WINOGRAD_VARIANTS(CK_AVX512, avx512)
+DEFINE_WINOGRAD_VARIANTS(CK_AVX2, avx2)
+#endif
+DEFINE_WINOGRAD_VARIANTS(, baseline)
+
+int ck_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int tiles_h, int tiles_w, float *v, size_t xi_stride) {
+    DISPATCH_RESULT(input, x, h, w, pad_top, pad_left, tiles_h, tiles_w, v, xi_stride)
+}
+
+int ck_winograd_output(const float *m, size_t xi_stride, int tiles_h, int tiles_w, float *y, int out_h, int out_w,
+                       float bias, float lo, float hi) {
+    DISPATCH_RESULT(output, m, xi_stride, tiles_h, tiles_w, y, out_h, out_w, bias, lo, hi)
+}

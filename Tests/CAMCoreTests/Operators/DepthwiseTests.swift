@@ -1,0 +1,46 @@
+import Testing
+import CAMCore
+import TestSupport
+
+/// Depthwise convolutions (one filter per channel) with a fused ReLU6, against a direct loop
+/// in double: strides 1–3, kernels 3 and 5, dilation, odd and even widths, uneven padding —
+/// the cases of the padded, phase-split scratch plane the kernel reads.
+@Suite("Depthwise convolutions")
+struct DepthwiseTests {
+    /// (input shape, kernel, stride, dilation, pads top/left/bottom/right).
+    static let cases: [([Int], Int, Int, Int, [Int])] = [
+        ([2, 3, 9, 9], 3, 1, 1, [1, 1, 1, 1]),
+        ([1, 4, 8, 11], 3, 2, 1, [0, 1, 1, 0]),
+        ([1, 2, 12, 7], 3, 2, 1, [1, 0, 0, 1]),
+        ([1, 3, 10, 10], 5, 2, 1, [2, 2, 2, 2]),
+        ([2, 2, 9, 13], 3, 3, 1, [1, 2, 0, 1]),
+        ([1, 2, 11, 9], 3, 1, 2, [2, 2, 2, 2]),
+        ([1, 5, 4, 5], 5, 1, 1, [2, 2, 2, 2]),
+    ]
+
+    @Test("forward with bias and ReLU6", arguments: cases)
+    func forward(_ shape: [Int], _ k: Int, _ s: Int, _ d: Int, _ pads: [Int]) throws {
+        var rng = SplitMix(seed: UInt64(shape.reduce(0, +) * 7 + k * 3 + s))
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let x = rng.tensor(shape, -3, 9)
+        let weights = rng.tensor([c, 1, k, k])
+        let bias = rng.tensor([c])
+        let conv = Convolution(strides: [s, s], dilations: [d, d], padding: .explicit(pads), group: c, activation: .clip(0, 6))
+        let y = try conv.forward([x, weights, bias])[0]
+        let oh = (h + pads[0] + pads[2] - d * (k - 1) - 1) / s + 1, ow = (w + pads[1] + pads[3] - d * (k - 1) - 1) / s + 1
+        #expect(y.shape == [n, c, oh, ow])
+        let (xs, ws, bs, ys) = (x.toFloats(), weights.toFloats(), bias.toFloats(), y.toFloats())
+        var worst = 0.0
+        for b in 0..<n { for ch in 0..<c { for oy in 0..<oh { for ox in 0..<ow {
+            var sum = Double(bs[ch])
+            for ky in 0..<k { for kx in 0..<k {
+                let (iy, ix) = (oy * s - pads[0] + ky * d, ox * s - pads[1] + kx * d)
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                sum += Double(xs[((b * c + ch) * h + iy) * w + ix]) * Double(ws[(ch * k + ky) * k + kx])
+            } }
+            let expected = Swift.min(Swift.max(sum, 0), 6)
+            worst = Swift.max(worst, Swift.abs(expected - Double(ys[((b * c + ch) * oh + oy) * ow + ox])))
+        } } } }
+        #expect(worst < 1e-5)
+    }
+}

@@ -1,0 +1,87 @@
+import Testing
+import CAMCore
+import TestSupport
+
+/// 3×3 stride-1 convolutions (Winograd F(2×2, 3×3) by default) and their input gradients
+/// against a direct convolution accumulated in double, on the edge cases of the tiling:
+/// odd and even sizes, every padding from 0 to 2 on each side, batches, a fused epilogue.
+@Suite("3×3 convolutions and their input gradients")
+struct WinogradTests {
+    /// (input shape, output channels, pads top/left/bottom/right).
+    static let cases: [([Int], Int, [Int])] = [
+        ([1, 8, 8, 8], 8, [1, 1, 1, 1]),
+        ([2, 9, 7, 5], 12, [1, 1, 1, 1]),
+        ([3, 16, 6, 9], 8, [0, 0, 0, 0]),
+        ([1, 8, 5, 5], 10, [2, 2, 2, 2]),
+        ([2, 10, 11, 4], 8, [0, 2, 1, 0]),
+        ([1, 8, 3, 3], 8, [1, 0, 2, 1]),
+        ([1, 32, 14, 14], 24, [1, 1, 1, 1]),
+    ]
+
+    @Test("forward, with bias and ReLU", arguments: cases)
+    func forward(_ shape: [Int], _ outChannels: Int, _ pads: [Int]) throws {
+        var rng = SplitMix(seed: UInt64(shape.reduce(0, +) * 31 + outChannels))
+        let x = rng.tensor(shape)
+        let w = rng.tensor([outChannels, shape[1], 3, 3])
+        let b = rng.tensor([outChannels])
+        let conv = Convolution(padding: .explicit(pads), activation: .relu)
+        let y = try conv.forward([x, w, b])[0]
+        let expected = Self.direct(x, w, pads: pads).enumerated().map { i, v in
+            Swift.max(0, v + Double(b.floats[(i / (y.shape[2] * y.shape[3])) % outChannels]))
+        }
+        #expect(y.shape == [shape[0], outChannels, shape[2] + pads[0] + pads[2] - 2, shape[3] + pads[1] + pads[3] - 2])
+        #expect(Self.relativeError(y.toFloats(), expected) < 1e-5)
+    }
+
+    @Test("input gradient", arguments: cases)
+    func inputGradient(_ shape: [Int], _ outChannels: Int, _ pads: [Int]) throws {
+        var rng = SplitMix(seed: UInt64(shape.reduce(0, +) * 17 + outChannels))
+        let x = rng.tensor(shape)
+        let w = rng.tensor([outChannels, shape[1], 3, 3])
+        let conv = Convolution(padding: .explicit(pads))
+        let outShape = try conv.forward([x, w])[0].shape
+        let gy = rng.tensor(outShape)
+        let dx = try ConvBackwardData(conv).forward([gy, w, x])[0]
+        // dX[n, c, iy, ix] = Σ gY[n, m, oy, ox] · W[m, c, ky, kx] over iy = oy − top + ky, ix = ox − left + kx.
+        let (n, c, h, wd) = (shape[0], shape[1], shape[2], shape[3])
+        let (oh, ow) = (outShape[2], outShape[3])
+        var expected = [Double](repeating: 0, count: x.count)
+        let (g, k) = (gy.toFloats(), w.toFloats())
+        for b in 0..<n { for m in 0..<outChannels { for oy in 0..<oh { for ox in 0..<ow {
+            let v = Double(g[((b * outChannels + m) * oh + oy) * ow + ox])
+            for ch in 0..<c { for ky in 0..<3 { for kx in 0..<3 {
+                let (iy, ix) = (oy - pads[0] + ky, ox - pads[1] + kx)
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                expected[((b * c + ch) * h + iy) * wd + ix] += v * Double(k[((m * c + ch) * 3 + ky) * 3 + kx])
+            } } }
+        } } } }
+        #expect(dx.shape == shape)
+        #expect(Self.relativeError(dx.toFloats(), expected) < 1e-5)
+    }
+
+    /// The cross-correlation of x (N, C, H, W) with w (M, C, 3, 3), in double.
+    static func direct(_ x: Tensor, _ w: Tensor, pads: [Int]) -> [Double] {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let m = w.shape[0]
+        let (oh, ow) = (h + pads[0] + pads[2] - 2, wd + pads[1] + pads[3] - 2)
+        let (xs, ws) = (x.toFloats(), w.toFloats())
+        var y = [Double](repeating: 0, count: n * m * oh * ow)
+        for b in 0..<n { for o in 0..<m { for oy in 0..<oh { for ox in 0..<ow {
+            var s = 0.0
+            for ch in 0..<c { for ky in 0..<3 { for kx in 0..<3 {
+                let (iy, ix) = (oy - pads[0] + ky, ox - pads[1] + kx)
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                s += Double(xs[((b * c + ch) * h + iy) * wd + ix]) * Double(ws[((o * c + ch) * 3 + ky) * 3 + kx])
+            } } }
+            y[((b * m + o) * oh + oy) * ow + ox] = s
+        } } } }
+        return y
+    }
+
+    /// max |a − b| / max |b|.
+    static func relativeError(_ a: [Float], _ b: [Double]) -> Double {
+        precondition(a.count == b.count)
+        let scale = b.map(Swift.abs).max() ?? 1
+        return zip(a, b).map { Swift.abs(Double($0) - $1) }.max()! / Swift.max(scale, 1e-30)
+    }
+}
