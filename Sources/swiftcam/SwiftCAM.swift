@@ -17,24 +17,32 @@ struct SwiftCAM: ParsableCommand {
 enum Main {
     static func main() {
         Log.start()
+        // Everything the run allocated is released before `exit`, which never returns:
+        // LeakSanitizer would report what was still on the stack.
+        exit(run())
+    }
+
+    /// Runs the command line; returns the exit code.
+    static func run() -> Int32 {
         do {
             var command = try SwiftCAM.parseAsRoot()
             try command.run()
+            return 0
         } catch let error as CAMError {
             Diagnostics.error(error.message)
-            exit(error.exitCode)
+            return error.exitCode
         } catch let code as ExitCode {
-            exit(code.rawValue)
+            return code.rawValue
         } catch {
             let code = SwiftCAM.exitCode(for: error)
             if code == .success {
                 print(SwiftCAM.fullMessage(for: error))
-                exit(0)
+                return 0
             }
             let message = SwiftCAM.fullMessage(for: error)
             FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
             // Parse and validation errors are misuse (2); anything else a failure (1).
-            exit(error is ValidationError || code == .validationFailure ? 2 : (code.rawValue == 64 ? 2 : 1))
+            return error is ValidationError || code == .validationFailure ? 2 : (code.rawValue == 64 ? 2 : 1)
         }
     }
 }

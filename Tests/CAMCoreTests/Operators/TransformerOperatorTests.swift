@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import CAMCore
 import TestSupport
@@ -168,6 +169,65 @@ struct TransformerOperatorTests {
         #expect(Compare.maxAbs(try Executor(fused).evaluate([x: input], fetch: [y])[0], reference) < 1e-6)
         // A requested intermediate keeps the nodes as they are.
         #expect(GraphOptimizer.optimize(g, protected: [y, erf]).nodes.count == 5)
+    }
+
+    // MARK: MatMul + bias fusion
+
+    @Test("a projection's MatMul and bias Add become one product", arguments: [false, true])
+    func matMulBiasFusion(_ biasFirst: Bool) throws {
+        var rng = SplitMix(seed: 37)
+        var g = Graph()
+        let x = try g.addValue("x"), product = try g.addValue("product"), y = try g.addValue("y")
+        g.inputs = [x]
+        let w = g.addConstant("W", rng.tensor([6, 5])), bias = g.addConstant("b", rng.tensor([5]))
+        g.nodes = [Node(name: "mm", op: MatMul(), inputs: [x, w], outputs: [product]),
+                   Node(name: "add", op: Binary(.add), inputs: biasFirst ? [bias, product] : [product, bias], outputs: [y])]
+        g.outputs = [y]
+        let fused = GraphOptimizer.optimize(g, protected: [y])
+        #expect(fused.nodes.count == 1 && fused.nodes[0].op is MatMulBias)
+        let input = rng.tensor([2, 7, 6])
+        let reference = try Executor(g).evaluate([x: input], fetch: [y])[0]
+        let result = try Executor(fused).evaluate([x: input], fetch: [y])[0]
+        #expect(result.shape == [2, 7, 5] && Compare.maxAbs(result, reference) < 1e-6)
+        // A requested product keeps the nodes as they are.
+        #expect(GraphOptimizer.optimize(g, protected: [y, product]).nodes.count == 2)
+    }
+
+    @Test func matMulBiasVJP() throws {
+        var rng = SplitMix(seed: 38)
+        let inputs = [rng.tensor([2, 3, 4]), rng.tensor([4, 5]), rng.tensor([1, 5])]
+        #expect(try check.maxError(MatMulBias(), inputs: inputs, check: [0, 1, 2]) < 1e-2)
+        // A vector A (outside the fused product's shapes) still gives MatMul + Add.
+        let v = try MatMulBias().forward([Tensor(shape: [4], floats: [1, 0, 0, 0]), inputs[1], Tensor(repeating: 1, shape: [5])])[0]
+        #expect(v.shape == [5] && v.toFloats() == inputs[1].toFloats()[0..<5].map { $0 + 1 })
+    }
+
+    // MARK: Softmax
+
+    /// Rows as attention produces them (long and short, wide ranges, −∞ for masked keys)
+    /// against softmax in double.
+    @Test func softmaxRowsMatchDouble() throws {
+        var rng = SplitMix(seed: 39)
+        for (rows, n, spread) in [(6, 197, Float(30)), (5, 7, 80), (3, 1, 5), (4, 33, 0.001)] {
+            var x = rng.tensor([rows, n], -spread, spread).toFloats()
+            if n > 2 { x[1] = -.infinity }
+            let y = try Softmax(axis: -1).forward([Tensor(shape: [rows, n], floats: x)])[0].toFloats()
+            for r in 0..<rows {
+                let row = x[(r * n)..<((r + 1) * n)].map(Double.init)
+                let m = row.max()!
+                let e = row.map { Foundation.exp($0 - m) }
+                let sum = e.reduce(0, +)
+                for j in 0..<n {
+                    let expected = e[j] / sum
+                    // 1e-6 relative; below 1e-6 the rounding of x − max in float32 (an ulp of 50
+                    // is 4e-6) dominates, and 1e-12 absolute is the bound.
+                    #expect(Swift.abs(Double(y[r * n + j]) - expected) <= 1e-6 * expected + 1e-12,
+                            "row \(r) column \(j): \(y[r * n + j]) vs \(expected)")
+                }
+            }
+        }
+        let withNaN = try Softmax(axis: -1).forward([Tensor(shape: [1, 3], floats: [0, .nan, 1])])[0].toFloats()
+        #expect(withNaN.allSatisfy { $0.isNaN })
     }
 
     // MARK: Tile

@@ -202,6 +202,55 @@ static inline float ck_erf_value(float x) {
     return x * p / q;
 }
 
+/* exp(x) for float, vectorisable: x = n·ln2 + r with |r| ≤ ln2/2, exp(r) by Cephes' degree-6
+   polynomial, 2^n put in the exponent bits; within 2 ulp of expf. Arguments below −87.3 give
+   exp(−87.3) ≈ 1.2e-38 (not a subnormal or 0), above 88.3 give exp(88.3); NaN stays NaN. */
+static inline float ck_exp_value(float x) {
+    const int nan = x != x;
+    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+    float n = x * 1.44269504088896341f;
+    n = n < 0 ? n - 0.5f : n + 0.5f;
+    n = nan ? 0.0f : (float)(int)n;                  /* round half away from zero */
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    union { unsigned u; float f; } scale = { (unsigned)((int)n + 127) << 23 };
+    return nan ? x : p * scale.f;
+}
+
+/* Softmax of each contiguous row: the maximum and the sum in 16 lanes (so that they vectorise
+   without reassociating a single chain), one exp per element kept in the output, then the
+   scale. A NaN anywhere in a row makes the whole row NaN. */
+#define SOFTMAX_LANES 16
+#define SOFTMAX_BODY                                                                                \
+    for (size_t row = 0; row < rows; row++) {                                                       \
+        const float *restrict in = x + row * n;                                                     \
+        float *restrict dst = out + row * n;                                                        \
+        float lanes[SOFTMAX_LANES];                                                                 \
+        for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] = -__builtin_inff();                       \
+        size_t j = 0;                                                                               \
+        for (; j + SOFTMAX_LANES <= n; j += SOFTMAX_LANES)                                          \
+            for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] = in[j + l] > lanes[l] ? in[j + l] : lanes[l]; \
+        float m = -__builtin_inff();                                                                \
+        for (int l = 0; l < SOFTMAX_LANES; l++) m = lanes[l] > m ? lanes[l] : m;                    \
+        for (; j < n; j++) m = in[j] > m ? in[j] : m;                                               \
+        for (size_t i = 0; i < n; i++) dst[i] = ck_exp_value(in[i] - m);                           \
+        for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] = 0;                                       \
+        for (j = 0; j + SOFTMAX_LANES <= n; j += SOFTMAX_LANES)                                     \
+            for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] += dst[j + l];                         \
+        float sum = 0;                                                                              \
+        for (int l = 0; l < SOFTMAX_LANES; l++) sum += lanes[l];                                    \
+        for (; j < n; j++) sum += dst[j];                                                           \
+        const float scale = 1.0f / sum;                                                             \
+        for (size_t i = 0; i < n; i++) dst[i] *= scale;                                             \
+    }
+
 #define ERF_BODY for (size_t i = 0; i < n; i++) out[i] = ck_erf_value(x[i]);
 #define GELU_BODY for (size_t i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + ck_erf_value(x[i] * 0.70710678118654752f));
 
@@ -213,6 +262,7 @@ static inline float ck_erf_value(float x) {
     attribute static void bias_clamp_##suffix(float *restrict v, size_t n, float bias, float lo, float hi) { BIAS_CLAMP_BODY } \
     attribute static void bias_##suffix(float *restrict v, size_t n, float bias) { BIAS_BODY }      \
     attribute static void erf_##suffix(const float *restrict x, float *restrict out, size_t n) { ERF_BODY } \
+    attribute static void softmax_##suffix(const float *restrict x, float *restrict out, size_t rows, size_t n) { SOFTMAX_BODY } \
     attribute static void gelu_##suffix(const float *restrict x, float *restrict out, size_t n) { GELU_BODY } \
     attribute static void binary_##suffix(ck_arithmetic op, const float *restrict a, int a_step,     \
                                           const float *restrict b, int b_step, float *restrict out, size_t n) { BINARY_BODY }
@@ -254,6 +304,7 @@ void ck_bias_clamp(float *v, size_t n, float bias, float lo, float hi) { DISPATC
 void ck_bias(float *v, size_t n, float bias) { DISPATCH(bias, v, n, bias) }
 void ck_erf(const float *x, float *out, size_t n) { DISPATCH(erf, x, out, n) }
 void ck_gelu(const float *x, float *out, size_t n) { DISPATCH(gelu, x, out, n) }
+void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n) { DISPATCH(softmax, x, out, rows, n) }
 void ck_binary(ck_arithmetic op, const float *a, int a_step, const float *b, int b_step, float *out, size_t n) {
     DISPATCH(binary, op, a, a_step, b, b_step, out, n)
 }

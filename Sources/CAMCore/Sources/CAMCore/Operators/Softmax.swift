@@ -1,4 +1,5 @@
 import Foundation
+internal import CKernels
 
 /// `Softmax(x; axis)` and `LogSoftmax(x; axis)` along one axis (opset-13 semantics).
 /// Their gradients are composed of differentiable operators, so they differentiate twice.
@@ -19,28 +20,9 @@ public struct Softmax: Operator {
         if inner == 1 && !isLog && n > 0 {
             // Softmax over contiguous rows (attention scores): unit-stride loops.
             parallelFor(outer, grain: Swift.max(1, 4096 / n)) { r in
-                for o in r {
-                    let row = px + o * n, dst = po + o * n
-                    // The maximum in 8 lanes (a NaN makes every output NaN below anyway).
-                    var lanes = SIMD8<Float>(repeating: -.infinity)
-                    var j = 0
-                    while j + 8 <= n {
-                        let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
-                        lanes.replace(with: v, where: v .> lanes)
-                        j += 8
-                    }
-                    var m = lanes.max()
-                    while j < n { if row[j] > m { m = row[j] }; j += 1 }
-                    var sum: Float = 0
-                    for j in 0..<n {
-                        let e = Foundation.exp(row[j] - m)
-                        dst[j] = e
-                        sum += e
-                    }
-                    let scale = 1 / sum
-                    for j in 0..<n { dst[j] *= scale }
-                }
+                ck_softmax_rows(px + r.lowerBound * n, po + r.lowerBound * n, r.count, n)
             }
+            withExtendedLifetime((x, out)) {}
             return [out]
         }
         parallelFor(outer * inner, grain: 64) { r in

@@ -52,3 +52,7 @@ int ck_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, i
 /// plane y = min(max(value + bias, lo), hi). Returns 0, or −1 when out of memory.
 int ck_winograd_output(const float *m, size_t xi_stride, int tiles_h, int tiles_w, float *y, int out_h, int out_w,
                        float bias, float lo, float hi);
+
+/// Softmax of each of `rows` contiguous rows of n values (out may not alias x); exp within
+/// 2 ulp of expf, vectorised.
+void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n);
