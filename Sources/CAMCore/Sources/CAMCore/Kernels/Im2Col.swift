@@ -4,13 +4,17 @@ internal import CKernels
 /// as a (channels·kh·kw) × (outH·outW) matrix, and its transpose-accumulate.
 
 /// Writes the patch matrix of `channels` planes starting at `x` into `col`, whose rows are
-/// `rowPitch` floats apart (default: packed, oh·ow).
-func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>, rowPitch: Int? = nil) {
-    let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
+/// `rowPitch` floats apart (default: packed). With `outputRows`, only the columns of those
+/// output rows (oy in the range, column (oy − start)·ow + ox); `parallel: false` keeps it on
+/// the calling thread.
+func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>, rowPitch: Int? = nil,
+            outputRows: Range<Int>? = nil, parallel: Bool = true) {
+    let h = g.height, w = g.width, ow = g.outWidth
     let kh = g.kernelH, kw = g.kernelW
-    let pitch = rowPitch ?? oh * ow
-    parallelFor(channels * kh * kw, grain: 8) { rows in
-        for row in rows {
+    let rows = outputRows ?? 0..<g.outHeight
+    let pitch = rowPitch ?? rows.count * ow
+    let body = { (range: Range<Int>) in
+        for row in range {
             let c = row / (kh * kw), ky = (row / kw) % kh, kx = row % kw
             let plane = x + c * h * w
             let dst = col + row * pitch
@@ -19,9 +23,9 @@ func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col
             var oxLo = 0, oxHi = ow
             while oxLo < ow && oxLo * g.strideW + xOffset < 0 { oxLo += 1 }
             while oxHi > oxLo && (oxHi - 1) * g.strideW + xOffset >= w { oxHi -= 1 }
-            for oy in 0..<oh {
+            for oy in rows {
                 let iy = oy * g.strideH - g.padTop + ky * g.dilationH
-                let d = dst + oy * ow
+                let d = dst + (oy - rows.lowerBound) * ow
                 if iy < 0 || iy >= h {
                     d.update(repeating: 0, count: ow)
                     continue
@@ -37,6 +41,7 @@ func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col
             }
         }
     }
+    if parallel { parallelFor(channels * kh * kw, grain: 8, body) } else { body(0..<(channels * kh * kw)) }
 }
 
 /// Adds the patch matrix `col` back into the `channels` planes at `x` (the transpose of im2col).

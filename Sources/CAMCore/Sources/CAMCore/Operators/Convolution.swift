@@ -102,6 +102,10 @@ public struct Convolution: Operator {
             withExtendedLifetime(u) {}
             return
         }
+        if TiledConvolution.applies(g, group: group) {
+            TiledConvolution.convolve(px, pw, g, outChannels: m, po, epilogue: epilogue)
+            return
+        }
         let pointwise = g.isPointwise
         // Small output planes make thin GEMMs (n = h·w): for a batch, unfold every image side
         // by side and multiply once, so the weights are read once instead of once per image.

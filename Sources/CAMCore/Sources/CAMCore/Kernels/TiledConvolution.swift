@@ -1,0 +1,49 @@
+/// A convolution over a large output plane as GEMMs on cache-sized tiles: each image's output
+/// is cut into bands of whole output rows; a band's patch matrix (im2col, or the input itself
+/// for a 1×1 convolution) and its product stay in cache while the band is unfolded, multiplied
+/// and given its bias and activation — instead of three passes over the whole plane in memory.
+/// Bands are spread over the threads, each multiplying on its own.
+enum TiledConvolution {
+    /// Whether `g` (ungrouped) is better done in tiles: output planes of at least 1024 pixels.
+    static func applies(_ g: WindowGeometry, group: Int) -> Bool {
+        group == 1 && g.outHeight * g.outWidth >= 1024
+    }
+
+    /// `out = epilogue(conv(x, w))` for (batch, c, h, w) → (batch, m, oh, ow), weights m × k.
+    static func convolve(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry, outChannels m: Int,
+                         _ out: UnsafeMutablePointer<Float>, epilogue: OutputEpilogue) {
+        let c = g.channels, k = c * g.kernelH * g.kernelW
+        let (ow, p, hw) = (g.outWidth, g.outHeight * g.outWidth, g.height * g.width)
+        let pointwise = g.isPointwise
+        // About 1 MB of patch matrix and product per band, and whole output rows.
+        let bandRows = Swift.max(1, Swift.min(g.outHeight, (1 << 18) / Swift.max((k + m) * ow, 1)))
+        let bandsPerImage = (g.outHeight + bandRows - 1) / bandRows
+        let tasks = g.batch * bandsPerImage
+        let workers = Swift.max(1, Swift.min(Runtime.threadCount, tasks))
+        let scratchSize = pointwise ? 0 : k * bandRows * ow
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, workers * scratchSize))
+        defer { scratch.deallocate() }
+        parallelEach(workers) { worker in
+            let col = scratch + worker * scratchSize
+            for task in stride(from: worker, to: tasks, by: workers) {
+                let (n, band) = task.quotientAndRemainder(dividingBy: bandsPerImage)
+                let rows = (band * bandRows)..<Swift.min(g.outHeight, (band + 1) * bandRows)
+                let columns = rows.count * ow, first = rows.lowerBound * ow
+                let image = x + n * c * hw
+                let b: UnsafePointer<Float>
+                let ldb: Int
+                if pointwise {
+                    (b, ldb) = (image + first, p)
+                } else {
+                    im2col(image, channels: c, g, col, outputRows: rows, parallel: false)
+                    (b, ldb) = (UnsafePointer(col), columns)
+                }
+                let dst = out + n * m * p + first
+                sgemmSerial(m: m, n: columns, k: k, a: w, lda: k, b: b, ldb: ldb, c: dst, ldc: p)
+                if !epilogue.isIdentity {
+                    for ch in 0..<m { epilogue.apply(dst + ch * p, count: columns, channel: ch) }
+                }
+            }
+        }
+    }
+}
