@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
-# The test suite under AddressSanitizer and ThreadSanitizer (each in its own build folder).
-# Not part of CI: each takes a full instrumented build.
+# The test suite under AddressSanitizer (with LeakSanitizer) and ThreadSanitizer, each in its
+# own build folder. Not part of CI: each takes a full instrumented build and 15–30 minutes.
 #   scripts/sanitizers.sh [address|thread|both] [extra swift test arguments, e.g. --filter X]
-set -euo pipefail
+#
+# The Keras tests feed libhdf5 the malformed files of Fuzz/hdf5-crashes, which crash inside
+# libhdf5 itself; SwiftCAM reads HDF5 in a child process so that such a crash is an error, not
+# the end of the run. Under AddressSanitizer those crashes are reported as they happen, in the
+# child: they are counted apart, and only reports with no libhdf5 frame fail the run.
+set -u
 cd "$(dirname "$0")/.."
 WHICH="${1:-both}"; shift || true
+status=0
+
+# Each instrumented process writes its reports to a file of its own (log_path): those with a
+# libhdf5 frame are the known crashes; any other fails the run.
+summarise() {
+    local folder="$1" kind="$2" known=0 other=0
+    for report in "$folder"/report.*; do
+        [ -e "$report" ] || continue
+        if grep -q libhdf5 "$report"; then known=$((known + 1)); else other=$((other + 1)); cat "$report"; fi
+    done
+    echo "$kind: $known process(es) with reports inside libhdf5 (known, contained in the reader process), $other with reports elsewhere"
+    [ "$other" = 0 ]
+}
+
 if [ "$WHICH" = address ] || [ "$WHICH" = both ]; then
+  rm -rf .build-asan/reports && mkdir -p .build-asan/reports
   echo "=== AddressSanitizer"
   # LeakSanitizer runs at the exit of the test process and of every `swiftcam` it starts;
   # XCTest's own records, kept until exit, are suppressed.
-  LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt" swift test -c release --sanitize=address --scratch-path .build-asan "$@"
+  ASAN_OPTIONS="log_path=$PWD/.build-asan/reports/report" LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt" \
+      swift test -c release --sanitize=address --scratch-path .build-asan "$@" || { echo "AddressSanitizer: tests failed"; status=1; }
+  summarise .build-asan/reports AddressSanitizer || status=1
 fi
 if [ "$WHICH" = thread ] || [ "$WHICH" = both ]; then
+  rm -rf .build-tsan/reports && mkdir -p .build-tsan/reports
   echo "=== ThreadSanitizer (OpenBLAS runs single-threaded: its pool is not instrumented)"
-  OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="suppressions=$PWD/scripts/tsan-suppressions.txt" \
-      swift test -c release --sanitize=thread --scratch-path .build-tsan "$@"
+  OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="suppressions=$PWD/scripts/tsan-suppressions.txt log_path=$PWD/.build-tsan/reports/report" \
+      swift test -c release --sanitize=thread --scratch-path .build-tsan "$@" || { echo "ThreadSanitizer: tests failed"; status=1; }
+  summarise .build-tsan/reports ThreadSanitizer || status=1
 fi
+exit $status
