@@ -203,10 +203,13 @@ static inline float ck_erf_value(float x) {
 }
 
 /* exp(x) for float, vectorisable: x = n·ln2 + r with |r| ≤ ln2/2, exp(r) by Cephes' degree-6
-   polynomial, 2^n put in the exponent bits; within 2 ulp of expf. Arguments below −87.3 give
-   exp(−87.3) ≈ 1.2e-38 (not a subnormal or 0), above 88.3 give exp(88.3); NaN stays NaN. */
+   polynomial, 2^n put in the exponent bits; within 2 ulp of expf. Arguments below −87.3, whose
+   exp is at most 1.2e-38, give 0 — never a subnormal, which would make every product it enters
+   (attention weights times values) dozens of times slower; above 88.3 give exp(88.3); NaN stays
+   NaN. */
 static inline float ck_exp_value(float x) {
     const int nan = x != x;
+    const int underflow = x < -87.3f;
     x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
     float n = x * 1.44269504088896341f;
     n = n < 0 ? n - 0.5f : n + 0.5f;
@@ -221,7 +224,7 @@ static inline float ck_exp_value(float x) {
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
     union { unsigned u; float f; } scale = { (unsigned)((int)n + 127) << 23 };
-    return nan ? x : p * scale.f;
+    return nan ? x : (underflow ? 0.0f : p * scale.f);
 }
 
 /* Softmax of each contiguous row: the maximum and the sum in 16 lanes (so that they vectorise
