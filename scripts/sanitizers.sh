@@ -18,6 +18,8 @@ summarise() {
     local folder="$1" kind="$2" known=0 other=0
     for report in "$folder"/report.*; do
         [ -e "$report" ] || continue
+        # A file may hold no report at all, only the list of suppressions used.
+        grep -qE "ERROR: |WARNING: ThreadSanitizer" "$report" || continue
         if grep -q libhdf5 "$report"; then known=$((known + 1)); else other=$((other + 1)); cat "$report"; fi
     done
     echo "$kind: $known process(es) with reports inside libhdf5 (known, contained in the reader process), $other with reports elsewhere"
