@@ -11,13 +11,7 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
            b: UnsafePointer<Float>, ldb: Int,
            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if m == 0 || n == 0 { return }
-    if k == 0 {
-        if beta == 0 {
-            for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
-        }
-        return
-    }
+    if isEmptyProduct(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
     let threads = Runtime.threadCount
     let work = m * n * k
     if threads > 1 && work >= 1 << 20 {
@@ -51,12 +45,21 @@ func sgemmSerial(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                  alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                  b: UnsafePointer<Float>, ldb: Int,
                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if m == 0 || n == 0 { return }
-    if k == 0 {
-        if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
-        return
-    }
+    if isEmptyProduct(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
     sgemmBlock(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// Handles the products with nothing to multiply (BLAS rejects k = 0): `C = beta · C`, which is
+/// zero for beta 0. Returns whether there was nothing more to do.
+private func isEmptyProduct(m: Int, n: Int, k: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+    if m == 0 || n == 0 { return true }
+    guard k == 0 else { return false }
+    if beta == 0 {
+        for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+    } else if beta != 1 {
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+    }
+    return true
 }
 
 @inline(__always)
