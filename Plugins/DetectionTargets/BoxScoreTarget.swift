@@ -181,7 +181,7 @@ final class BoxScoreTargetFactory: TargetFactory {
     /// `"label": "name"`, or keys `bbox` / `box_xyxy`) for every image, or
     /// `{"images": [[…], […]]}` with one list per image.
     static func readReferences(_ path: String, image: Int, labels: [String]?) throws -> [(box: [Float], classIndex: Int)] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CAMError(.io, "boxes target: cannot read \(path)") }
+        guard let data = FileContents.data(atPath: path) else { throw CAMError(.io, "boxes target: cannot read \(path)") }
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: data) } catch {
             throw CAMError(.usage, "boxes target: \(path) is not JSON: \(error.localizedDescription)")

@@ -42,7 +42,7 @@ struct TargetOptions {
     /// Class names from `labels` (a file with one name per line), if given.
     func labels() throws -> [String]? {
         guard let path = values["labels"] else { return nil }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = FileContents.text(atPath: path) else {
             throw CAMError(.io, "target \(target): cannot read the labels file \(path)")
         }
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }

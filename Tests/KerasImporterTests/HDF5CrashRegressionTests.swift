@@ -61,7 +61,7 @@ struct HDF5CrashRegressionTests {
         var reader: Int32?
         for _ in 0..<100 where reader == nil {
             usleep(50_000)
-            let children = Self.procText("/proc/\(tool.processIdentifier)/task/\(tool.processIdentifier)/children") ?? ""
+            let children = FileContents.text(atPath: "/proc/\(tool.processIdentifier)/task/\(tool.processIdentifier)/children") ?? ""
             reader = children.split(separator: " ").first.flatMap { Int32($0) }
         }
         let child = try #require(reader, "the reader process did not start")
@@ -70,17 +70,9 @@ struct HDF5CrashRegressionTests {
         var gone = false
         for _ in 0..<100 where !gone {
             usleep(50_000)
-            let state = Self.procText("/proc/\(child)/stat")?.split(separator: " ").dropFirst(2).first
+            let state = FileContents.text(atPath: "/proc/\(child)/stat")?.split(separator: " ").dropFirst(2).first
             gone = state == nil || state == "Z"
         }
         #expect(gone, "reader \(child) still running after swiftcam was killed")
-    }
-
-    /// A /proc file's text. (Not `String(contentsOfFile:)`: /proc files report size 0, and
-    /// Foundation's reader keeps its first buffer when a file's reported size is 0.)
-    static func procText(_ path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 public enum NPY {
     /// Reads `path` into a tensor. Every header field is validated before anything is allocated.
     public static func read(_ path: String) throws -> Tensor {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileContents.data(atPath: path) else {
             throw CAMError(.io, "\(path): cannot read file")
         }
         return try decode(data, source: path)

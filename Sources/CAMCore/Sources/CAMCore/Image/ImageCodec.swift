@@ -11,13 +11,7 @@ extension RGBImage {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
             throw CAMError(.io, "\(path): no such file")
         }
-        guard !isFolder.boolValue else { throw CAMError(.io, "\(path): cannot read file (it is a folder)") }
-        // An empty file is told apart before reading: Foundation's reader keeps (leaks) its
-        // first buffer when a file turns out to be empty.
-        if (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) == 0 {
-            throw CAMError(.invalidInput, "\(path): file is empty (expected a PNG or JPEG image)")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard !isFolder.boolValue, let data = FileContents.data(atPath: path) else {
             throw CAMError(.io, "\(path): cannot read file")
         }
         return try decode(data, source: path)

@@ -61,7 +61,7 @@ enum OpenBLAS {
     }
 
     static func cpuFlags() -> Set<String> {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        guard let info = FileContents.text(atPath: "/proc/cpuinfo"),
               let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
         return Set(line.split(separator: ":").last!.split(separator: " ").map(String.init))
     }

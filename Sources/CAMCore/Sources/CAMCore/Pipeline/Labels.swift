@@ -24,7 +24,7 @@ public struct Labels: Sendable {
     }
 
     public static func load(_ path: String) throws -> Labels {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = FileContents.text(atPath: path) else {
             throw CAMError(.io, "\(path): cannot read the labels file (expected UTF-8 text, one class name per line)")
         }
         return Labels(names: text.split(separator: "\n", omittingEmptySubsequences: false).map {

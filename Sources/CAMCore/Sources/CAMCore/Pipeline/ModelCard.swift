@@ -34,7 +34,7 @@ public struct ModelCard: Decodable, Sendable {
     public static func find(modelPath: String) throws -> ModelCard? {
         let url = URL(fileURLWithPath: modelPath)
         let path = url.deletingPathExtension().path + ".swiftcam.json"
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let data = FileContents.data(atPath: path) else { return nil }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw CAMError(.invalidInput, "\(path): not a JSON object")
         }

@@ -58,7 +58,7 @@ public struct PipelineManifest: Sendable {
     }
 
     public static func load(path: String) throws -> PipelineManifest {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CAMError(.io, "\(path): cannot read the manifest") }
+        guard let data = FileContents.data(atPath: path) else { throw CAMError(.io, "\(path): cannot read the manifest") }
         let absolute = URL(fileURLWithPath: path).standardized.path
         return try decode(JSONReader.parse(data, file: path), file: absolute)
     }

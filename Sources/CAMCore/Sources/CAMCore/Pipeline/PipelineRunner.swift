@@ -146,7 +146,7 @@ public final class PipelineRunner: @unchecked Sendable {
 
     func upToDate(_ item: InputItem, _ job: Job) -> Bool {
         let b = base(item, job)
-        guard let data = FileManager.default.contents(atPath: b + ".json"),
+        guard let data = FileContents.data(atPath: b + ".json"),
               let sidecar = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               sidecar["fingerprint"] as? String == job.fingerprint else { return false }
         if let ext = overlayExtension, !FileManager.default.fileExists(atPath: b + "." + ext) { return false }
@@ -196,7 +196,7 @@ public final class PipelineRunner: @unchecked Sendable {
         let entries = items.map { item in
             Gallery.Entry(stem: item.stem, cells: jobs.map { job in
                 let b = base(item, job)
-                guard let data = FileManager.default.contents(atPath: b + ".json"),
+                guard let data = FileContents.data(atPath: b + ".json"),
                       let side = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return (nil, "not made") }
                 let caption = (side["categoryName"] as? String).map { "target: \($0)" } ?? (side["target"] as? String ?? "")
                 let image = overlayExtension.map { "\(item.stem)_\(job.spec.name).\($0)" }
