@@ -19,7 +19,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("max-memory"), help: "Largest single tensor allowed, e.g. 8G or 512M (default: 3/4 of the machine's memory).")
     var maxMemory: String?
 
-    @Option(name: .customLong("gemm-accumulation"), help: "single (default) or double: matrix products accumulated in double, ~2× slower, for numerically unstable maps (Grad-CAM++ on deep detectors).")
+    @Option(name: .customLong("gemm-accumulation"), help: "single or double: matrix products accumulated in double, ~2× slower, for numerically unstable maps (default: single, or the method's own: double for guidedbackprop).")
     var gemmAccumulation: String?
 
     func validate() throws {
@@ -46,7 +46,7 @@ struct ModelOptions: ParsableArguments {
     /// Applies the thread count and loads the plugins.
     func prepareRuntime() {
         if let threads { Runtime.setThreadCount(threads) }
-        if let g = gemmAccumulation.flatMap(Runtime.Accumulation.init(rawValue:)) { Runtime.gemmAccumulation = g }
+        if let g = gemmAccumulation.flatMap(Runtime.Accumulation.init(rawValue:)) { Runtime.requestedAccumulation = g }
         if let maxMemory, let bytes = try? Self.parseBytes(maxMemory) { Runtime.setMaxMemory(bytes: bytes) }
         PluginLoader.loadAll()
     }

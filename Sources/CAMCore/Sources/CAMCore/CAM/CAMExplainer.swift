@@ -80,9 +80,15 @@ public final class CAMExplainer: @unchecked Sendable {
     }
 
     func explainOnce(_ input: Tensor, _ request: CAMRequest) throws -> CAMResult {
+        let needs = try request.method.requirements(options: request.options)
+        return try Runtime.withAccumulation(Runtime.requestedAccumulation == nil ? needs.accumulation : nil) {
+            try explainOnce(input, request, needs: needs)
+        }
+    }
+
+    private func explainOnce(_ input: Tensor, _ request: CAMRequest, needs: CAMRequirements) throws -> CAMResult {
         let n = input.shape[0]
         let method = request.method
-        let needs = try method.requirements(options: request.options)
         let graph = model.graph
         guard !needs.usesTargetLayers || !request.targetLayers.isEmpty else { throw CAMError(.usage, "no target layer given") }
         let layerIDs = needs.usesTargetLayers ? try request.targetLayers.map { try LayerResolver.resolve($0, in: graph) } : []

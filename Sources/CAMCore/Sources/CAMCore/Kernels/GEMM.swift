@@ -15,14 +15,17 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     let threads = Runtime.threadCount
     let work = m * n * k
     if threads > 1 && work >= 1 << 20 {
+        let scoped = Runtime.scopedAccumulation
         if n >= 64 * threads {
             // Column blocks of C (and of op(B)), multiples of 16.
             let per = ((n + threads - 1) / threads + 15) / 16 * 16
             let blocks = (n + per - 1) / per
             DispatchQueue.concurrentPerform(iterations: blocks) { t in
                 let j0 = t * per, w = Swift.min(per, n - j0)
-                sgemmBlock(transA: transA, transB: transB, m: m, n: w, k: k, alpha: alpha, a: a, lda: lda,
-                           b: transB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
+                Runtime.inheriting(scoped) {
+                    sgemmBlock(transA: transA, transB: transB, m: m, n: w, k: k, alpha: alpha, a: a, lda: lda,
+                               b: transB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
+                }
             }
             return
         }
@@ -31,8 +34,10 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
             let blocks = (m + per - 1) / per
             DispatchQueue.concurrentPerform(iterations: blocks) { t in
                 let i0 = t * per, h = Swift.min(per, m - i0)
-                sgemmBlock(transA: transA, transB: transB, m: h, n: n, k: k, alpha: alpha,
-                           a: transA ? a + i0 : a + i0 * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
+                Runtime.inheriting(scoped) {
+                    sgemmBlock(transA: transA, transB: transB, m: h, n: n, k: k, alpha: alpha,
+                               a: transA ? a + i0 : a + i0 * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
+                }
             }
             return
         }

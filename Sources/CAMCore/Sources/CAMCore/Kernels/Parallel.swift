@@ -11,10 +11,11 @@ func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) 
     }
     let chunks = min(workers * 4, (count + grain - 1) / grain)
     let per = (count + chunks - 1) / chunks
+    let scoped = Runtime.scopedAccumulation
     DispatchQueue.concurrentPerform(iterations: chunks) { k in
         let lo = k * per
         let hi = min(count, lo + per)
-        if lo < hi { body(lo..<hi) }
+        if lo < hi { Runtime.inheriting(scoped) { body(lo..<hi) } }
     }
 }
 
@@ -24,6 +25,7 @@ func parallelEach(_ count: Int, _ body: (Int) -> Void) {
     if Runtime.threadCount <= 1 || count <= 1 {
         for i in 0..<count { body(i) }
     } else {
-        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        let scoped = Runtime.scopedAccumulation
+        DispatchQueue.concurrentPerform(iterations: count) { i in Runtime.inheriting(scoped) { body(i) } }
     }
 }

@@ -17,13 +17,36 @@ public enum Runtime {
     }
 
     /// How matrix products and depthwise convolutions accumulate: in float32 (`cblas_sgemm` and
-    /// vector kernels, the default) or in double (`cblas_dgemm` on the float32 operands, the
-    /// result rounded once to float32) — about twice as slow, and far less rounding in deep
-    /// networks, for methods whose maps are numerically unstable (Grad-CAM++'s α).
-    /// `SWIFTCAM_GEMM=double` sets it at start-up.
+    /// vector kernels) or in double (`cblas_dgemm` on the float32 operands, the result rounded
+    /// once to float32) — about twice as slow, and far less rounding in deep networks.
     public enum Accumulation: String, Sendable { case single, double }
-    nonisolated(unsafe) public static var gemmAccumulation: Accumulation =
-        ProcessInfo.processInfo.environment["SWIFTCAM_GEMM"].flatMap(Accumulation.init(rawValue:)) ?? .single
+
+    /// The accumulation the user asked for (`--gemm-accumulation`, or `SWIFTCAM_GEMM` at
+    /// start-up); `nil`: each method's own (`CAMRequirements.accumulation`), else single.
+    nonisolated(unsafe) public static var requestedAccumulation: Accumulation? =
+        ProcessInfo.processInfo.environment["SWIFTCAM_GEMM"].flatMap(Accumulation.init(rawValue:))
+
+    /// The accumulation of the work running on this thread: the one `withAccumulation` set
+    /// around it, else the requested one, else single.
+    public static var gemmAccumulation: Accumulation { scopedAccumulation ?? requestedAccumulation ?? .single }
+
+    @TaskLocal static var scopedAccumulation: Accumulation?
+
+    /// Runs `body` with products accumulated as `accumulation` (`nil`: unchanged), on this
+    /// thread and on the runtime's worker threads it fans out to — not process-wide, so
+    /// explanations running side by side keep their own.
+    public static func withAccumulation<R>(_ accumulation: Accumulation?, _ body: () throws -> R) rethrows -> R {
+        guard let accumulation else { return try body() }
+        return try $scopedAccumulation.withValue(accumulation, operation: body)
+    }
+
+    /// Runs a worker thread's share of a parallel loop under the accumulation of the thread
+    /// that started the loop (`scoped`, read there): task-local values do not cross into
+    /// Dispatch's workers by themselves.
+    @inline(__always)
+    static func inheriting(_ scoped: Accumulation?, _ body: () -> Void) {
+        if let scoped { $scopedAccumulation.withValue(scoped, operation: body) } else { body() }
+    }
 
     /// How 3×3, stride-1 convolutions (and their input gradients) are computed: by Winograd
     /// F(2×2, 3×3) — 2.25× fewer multiplications, the default — or by im2col and one GEMM,

@@ -22,7 +22,7 @@
 public enum PluginABI {
     /// Bumped whenever a change to the core breaks plugins built against it.
     @_alwaysEmitIntoClient
-    public static var version: UInt32 { 1 }
+    public static var version: UInt32 { 2 }
 
     public static let versionSymbol = "swiftcam_plugin_abi_version"
     public static let registerSymbol = "swiftcam_plugin_register"

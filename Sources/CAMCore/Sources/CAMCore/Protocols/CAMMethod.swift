@@ -50,6 +50,11 @@ public struct CAMRequirements: Sendable {
     /// (EigenCAM, KPCA-CAM) set this to false: no targets are built, so such a method runs on
     /// any model — a detector or a segmenter — without a target.
     public var usesTargets: Bool = true
+    /// The accumulation the method's forward and backward passes need unless the user asked
+    /// for one (`Runtime.requestedAccumulation`); `nil`: single. Guided backprop asks for
+    /// double: its map is the input gradient through every ReLU/Clip kink, and a pre-activation
+    /// that float32 rounding puts on the other side of a kink switches a whole patch of it.
+    public var accumulation: Runtime.Accumulation? = nil
 
     public init(layerGradients: Bool, inputGradient: Bool = false, gradientRules: GradientRules = .standard, usesTargetLayers: Bool = true,
                 layerHessianVectorProducts: Bool = false) {
