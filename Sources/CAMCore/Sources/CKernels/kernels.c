@@ -168,6 +168,14 @@ static inline void ck_unpad_add(const float *scratch, const ck_window *g, const 
 
 #define BIAS_BODY for (size_t i = 0; i < n; i++) v[i] += bias;
 
+/* (v + bias) + r, rounded as the separate Add would, then the clamp. */
+#define BIAS_RESIDUAL_CLAMP_BODY                                                                    \
+    for (size_t i = 0; i < n; i++) {                                                                \
+        float t = (v[i] + bias) + r[i];                                                             \
+        t = t < lo ? lo : t;                                                                        \
+        v[i] = t > hi ? hi : t;                                                                     \
+    }
+
 /* One loop per (operation, broadcast pattern), so that each vectorises. */
 #define BINARY_LOOPS(OP)                                                                            \
     if (a_step && b_step) { for (size_t i = 0; i < n; i++) out[i] = a[i] OP b[i]; }                 \
@@ -264,6 +272,8 @@ static inline float ck_exp_value(float x) {
                                                const ck_window *g, float *restrict gin) { DEPTHWISE_T_BODY } \
     attribute static void bias_clamp_##suffix(float *restrict v, size_t n, float bias, float lo, float hi) { BIAS_CLAMP_BODY } \
     attribute static void bias_##suffix(float *restrict v, size_t n, float bias) { BIAS_BODY }      \
+    attribute static void bias_residual_clamp_##suffix(float *restrict v, const float *restrict r, size_t n, float bias, \
+                                                       float lo, float hi) { BIAS_RESIDUAL_CLAMP_BODY } \
     attribute static void erf_##suffix(const float *restrict x, float *restrict out, size_t n) { ERF_BODY } \
     attribute static void softmax_##suffix(const float *restrict x, float *restrict out, size_t rows, size_t n) { SOFTMAX_BODY } \
     attribute static void gelu_##suffix(const float *restrict x, float *restrict out, size_t n) { GELU_BODY } \
@@ -305,6 +315,9 @@ int ck_depthwise_plane(const float *x, const float *weights, const ck_window *g,
 void ck_depthwise_plane_transposed(const float *gout, const float *weights, const ck_window *g, float *gin) { DISPATCH(depthwise_t, gout, weights, g, gin) }
 void ck_bias_clamp(float *v, size_t n, float bias, float lo, float hi) { DISPATCH(bias_clamp, v, n, bias, lo, hi) }
 void ck_bias(float *v, size_t n, float bias) { DISPATCH(bias, v, n, bias) }
+void ck_bias_residual_clamp(float *v, const float *r, size_t n, float bias, float lo, float hi) {
+    DISPATCH(bias_residual_clamp, v, r, n, bias, lo, hi)
+}
 void ck_erf(const float *x, float *out, size_t n) { DISPATCH(erf, x, out, n) }
 void ck_gelu(const float *x, float *out, size_t n) { DISPATCH(gelu, x, out, n) }
 void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n) { DISPATCH(softmax, x, out, rows, n) }

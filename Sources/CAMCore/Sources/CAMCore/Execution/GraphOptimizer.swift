@@ -5,7 +5,8 @@ public enum GraphOptimizer {
     /// All rewrites, in order.
     public static func optimize(_ graph: Graph, protected: Set<ValueID>) -> Graph {
         let transformer = fuseMatMulBias(fuseErfGELU(graph, protected: protected), protected: protected)
-        return fuseActivations(foldPaddingIntoConvolutions(transformer, protected: protected), protected: protected)
+        let convolutional = fuseResidualAdds(foldPaddingIntoConvolutions(transformer, protected: protected), protected: protected)
+        return fuseActivations(convolutional, protected: protected)
     }
 
     /// Folds a constant zero `Pad` of the spatial axes into the explicit padding of the `Conv`

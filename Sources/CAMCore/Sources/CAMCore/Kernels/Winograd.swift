@@ -69,9 +69,13 @@ enum Winograd {
             parallelEach(images * m) { plane in
                 let (n, ch) = plane.quotientAndRemainder(dividingBy: m)
                 let dst = out + ((first + n) * m + ch) * outHeight * outWidth
+                // The output transform applies bias and clamp itself; with a residual, all three after it.
+                let fused = !epilogue.addsResidual
                 let status = ck_winograd_output(products + ch * tiles + n * tilesPerImage, m * tiles, Int32(th), Int32(tw), dst,
-                                                Int32(outHeight), Int32(outWidth), epilogue.bias?[ch] ?? 0, epilogue.lo, epilogue.hi)
+                                                Int32(outHeight), Int32(outWidth), fused ? epilogue.bias?[ch] ?? 0 : 0,
+                                                fused ? epilogue.lo : -.infinity, fused ? epilogue.hi : .infinity)
                 precondition(status == 0, "out of memory in a Winograd convolution")
+                if !fused { epilogue.apply(dst, count: outHeight * outWidth, channel: ch) }
             }
         }
     }

@@ -3,6 +3,10 @@ internal import CKernels
 /// `Conv(x, W, B?)`: grouped 1-D/2-D convolution (depthwise included) with strides,
 /// dilations and explicit or automatic padding; and `ConvBackwardData`, its VJP with
 /// respect to `x` (a transposed convolution), whose own VJP is `Conv` again.
+///
+/// `GraphOptimizer` fuses what follows a convolution into it: a residual `Add` (a fourth input
+/// R, `y = conv(x, W) + B + R`) and then a ReLU or Clip (`activation`), all applied to each
+/// output plane while it is in cache, in the order the separate operators would round them.
 public struct Convolution: Operator {
     /// An activation applied to the output in the same pass as the bias (fused by
     /// `GraphOptimizer` when the pre-activation tensor is not needed, or set by a loader).
@@ -18,23 +22,38 @@ public struct Convolution: Operator {
     /// Declared kernel size; checked against the weights when given.
     public let kernelShape: [Int]?
     public let activation: Activation?
+    /// Whether a fourth input, a tensor of the output's shape, is added before the activation.
+    public let addsResidual: Bool
 
     public init(strides: [Int] = [], dilations: [Int] = [], padding: Padding = .explicit([]), group: Int = 1,
-                kernelShape: [Int]? = nil, activation: Activation? = nil) {
+                kernelShape: [Int]? = nil, activation: Activation? = nil, addsResidual: Bool = false) {
         self.strides = strides
         self.dilations = dilations
         self.padding = padding
         self.group = group
         self.kernelShape = kernelShape
         self.activation = activation
+        self.addsResidual = addsResidual
     }
 
     /// The same convolution with `activation` fused.
     public func fused(_ activation: Activation) -> Convolution {
-        Convolution(strides: strides, dilations: dilations, padding: padding, group: group, kernelShape: kernelShape, activation: activation)
+        Convolution(strides: strides, dilations: dilations, padding: padding, group: group, kernelShape: kernelShape,
+                    activation: activation, addsResidual: addsResidual)
     }
 
-    public var name: String { activation == nil ? "Conv" : "Conv+Activation" }
+    /// The same convolution adding its fourth input, a residual, to the output.
+    public func addingResidual() -> Convolution {
+        Convolution(strides: strides, dilations: dilations, padding: padding, group: group, kernelShape: kernelShape,
+                    activation: activation, addsResidual: true)
+    }
+
+    /// The plain convolution, nothing fused.
+    var unfused: Convolution {
+        Convolution(strides: strides, dilations: dilations, padding: padding, group: group, kernelShape: kernelShape)
+    }
+
+    public var name: String { "Conv" + (addsResidual ? "+Add" : "") + (activation == nil ? "" : "+Activation") }
 
     public func validate() throws {
         guard group > 0 else { throw CAMError(.invalidModel, "group must be positive, got \(group)") }
@@ -74,7 +93,18 @@ public struct Convolution: Operator {
             bias = b
         }
         let out = Tensor(uninitialized: g.outputShape(channels: m, spatialRank: x.rank - 2))
-        convolve(x, w, g, out, epilogue: OutputEpilogue(bias: bias, activation: activation))
+        var residual: Tensor?
+        if addsResidual {
+            guard inputs.count > 3, let r = inputs[3], r.dtype == .float32 else { throw CAMError(.invalidModel, "Conv+Add takes (x, W, B?, R)") }
+            guard r.shape == out.shape else {
+                // A residual that broadcasts: the operators one after the other.
+                let y = try Binary.evaluate(.add, try unfused.forward(Array(inputs[0..<3]))[0], r)
+                applyBiasAndActivation(y, bias: nil, activation: activation)
+                return [y]
+            }
+            residual = r
+        }
+        convolve(x, w, g, out, epilogue: OutputEpilogue(bias: bias, activation: activation, residual: residual, output: out))
         return [out]
     }
 
@@ -88,9 +118,12 @@ public struct Convolution: Operator {
         let px = x.floats.baseAddress!, pw = w.floats.baseAddress!, po = out.mutableFloats.baseAddress!
         defer { withExtendedLifetime((x, w, out, epilogue)) {} }
         if cg == 1 && mg == 1 {
+            // The depthwise kernel applies bias and clamp itself; a residual comes after.
+            let own = epilogue.addsResidual ? OutputEpilogue(bias: nil, activation: nil) : epilogue
             parallelEach(g.batch * c) { plane in
                 let ch = plane % c
-                depthwisePlane(px + plane * hw, pw + ch * g.kernelH * g.kernelW, g, po + plane * p, epilogue: epilogue, channel: ch)
+                depthwisePlane(px + plane * hw, pw + ch * g.kernelH * g.kernelW, g, po + plane * p, epilogue: own, channel: ch)
+                if epilogue.addsResidual { epilogue.apply(po + plane * p, count: p, channel: ch) }
             }
             return
         }
@@ -160,7 +193,7 @@ public struct Convolution: Operator {
     }
 
     public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
-        if node.needsGradient.count > 1 && node.needsGradient[1...].contains(true) {
+        if node.needsGradient.count > 1 && node.needsGradient[1..<Swift.min(3, node.needsGradient.count)].contains(true) {
             throw CAMError(.unsupported, "gradients with respect to Conv weights or biases are not supported (only activations)")
         }
         guard var g = node.outputGradient, node.needsGradient[0] else { return node.inputs.map { _ in nil } }
@@ -172,22 +205,32 @@ public struct Convolution: Operator {
             g = b.apply(ClipDerivative(), g, node.outputs[0], b.constant(Tensor(scalar: lo)), b.constant(Tensor(scalar: hi)))
         case nil: break
         }
-        let plain = Convolution(strides: strides, dilations: dilations, padding: padding, group: group, kernelShape: kernelShape)
-        let dx = b.apply(ConvBackwardData(plain), g, try node.input(1), try node.input(0))
-        return [dx] + node.inputs.dropFirst().map { _ in nil }
+        let dx = b.apply(ConvBackwardData(unfused), g, try node.input(1), try node.input(0))
+        var grads: [ValueID?] = [dx] + node.inputs.dropFirst().map { _ in nil }
+        // The residual's gradient is the pre-activation gradient (summed over broadcast axes).
+        if addsResidual, node.needsGradient.count > 3, node.needsGradient[3] {
+            grads[3] = b.unbroadcast(g, like: try node.input(3))
+        }
+        return grads
     }
 }
 
-/// What follows a product in the same pass: `activation(v + bias[channel])`.
+/// What follows a product in the same pass: `activation((v + bias[channel]) + residual)`,
+/// the residual read at the same offset of its tensor as `v` has in the output.
 struct OutputEpilogue {
     let bias: UnsafePointer<Float>?
     let lo: Float, hi: Float
     let clamps: Bool
-    private let owner: Tensor?
+    private let residual: UnsafePointer<Float>?
+    private let output: UnsafePointer<Float>?
+    private let owners: (Tensor?, Tensor?, Tensor?)
 
-    init(bias: Tensor?, activation: Convolution.Activation?) {
-        owner = bias
+    init(bias: Tensor?, activation: Convolution.Activation?, residual: Tensor? = nil, output: Tensor? = nil) {
+        precondition((residual == nil) == (output == nil) && residual?.shape == output?.shape, "a residual needs the output it is added to")
+        owners = (bias, residual, output)
         self.bias = bias?.floats.baseAddress
+        self.residual = residual?.floats.baseAddress
+        self.output = output?.floats.baseAddress
         switch activation {
         case .relu?: (lo, hi, clamps) = (0, .infinity, true)
         case .clip(let a, let b)?: (lo, hi, clamps) = (a, b, true)
@@ -195,14 +238,21 @@ struct OutputEpilogue {
         }
     }
 
-    var isIdentity: Bool { bias == nil && !clamps }
+    var isIdentity: Bool { bias == nil && !clamps && residual == nil }
+    var addsResidual: Bool { residual != nil }
 
-    /// Applies it to `count` values of one output channel.
+    /// Applies it to `count` values of one output channel, `v` pointing into the output.
     @inline(__always)
     func apply(_ v: UnsafeMutablePointer<Float>, count: Int, channel: Int) {
         if isIdentity { return }
         let b = bias?[channel] ?? 0
-        if clamps { ck_bias_clamp(v, count, b, lo, hi) } else { ck_bias(v, count, b) }
+        if let residual, let output {
+            ck_bias_residual_clamp(v, residual + (UnsafePointer(v) - output), count, b, lo, hi)
+        } else if clamps {
+            ck_bias_clamp(v, count, b, lo, hi)
+        } else {
+            ck_bias(v, count, b)
+        }
     }
 }
 

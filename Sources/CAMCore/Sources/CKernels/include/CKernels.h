@@ -23,6 +23,10 @@ void ck_bias_clamp(float *v, size_t n, float bias, float lo, float hi);
 /// v[i] += bias for n values.
 void ck_bias(float *v, size_t n, float bias);
 
+/// v[i] = min(max((v[i] + bias) + r[i], lo), hi) for n values (a convolution's bias, a residual
+/// added to it, and the activation).
+void ck_bias_residual_clamp(float *v, const float *r, size_t n, float bias, float lo, float hi);
+
 /// The arithmetic of ck_binary.
 typedef enum { CK_ADD = 0, CK_SUB = 1, CK_MUL = 2, CK_DIV = 3 } ck_arithmetic;
 
