@@ -262,6 +262,33 @@ static inline float ck_exp_value(float x) {
         for (size_t i = 0; i < n; i++) dst[i] *= scale;                                             \
     }
 
+/* Mean and variance summed in SOFTMAX_LANES independent lanes, so that the sums vectorise. */
+#define LAYERNORM_BODY                                                                              \
+    for (size_t row = 0; row < rows; row++) {                                                       \
+        const float *restrict in = x + row * n;                                                     \
+        float *restrict dst = out + row * n;                                                        \
+        float lanes[SOFTMAX_LANES];                                                                 \
+        for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] = 0;                                       \
+        size_t j = 0;                                                                               \
+        for (; j + SOFTMAX_LANES <= n; j += SOFTMAX_LANES)                                          \
+            for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] += in[j + l];                          \
+        float sum = 0;                                                                              \
+        for (int l = 0; l < SOFTMAX_LANES; l++) sum += lanes[l];                                    \
+        for (; j < n; j++) sum += in[j];                                                            \
+        const float mu = sum / (float)n;                                                            \
+        for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] = 0;                                       \
+        for (j = 0; j + SOFTMAX_LANES <= n; j += SOFTMAX_LANES)                                     \
+            for (int l = 0; l < SOFTMAX_LANES; l++) { const float d = in[j + l] - mu; lanes[l] += d * d; } \
+        float squares = 0;                                                                          \
+        for (int l = 0; l < SOFTMAX_LANES; l++) squares += lanes[l];                                \
+        for (; j < n; j++) { const float d = in[j] - mu; squares += d * d; }                        \
+        const float r = 1.0f / __builtin_sqrtf(squares / (float)n + eps);                           \
+        mean[row] = mu;                                                                             \
+        inv_std[row] = r;                                                                           \
+        if (beta) { for (size_t i = 0; i < n; i++) dst[i] = (in[i] - mu) * r * gamma[i] + beta[i]; } \
+        else { for (size_t i = 0; i < n; i++) dst[i] = (in[i] - mu) * r * gamma[i]; }               \
+    }
+
 #define ERF_BODY for (size_t i = 0; i < n; i++) out[i] = ck_erf_value(x[i]);
 #define GELU_BODY for (size_t i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + ck_erf_value(x[i] * 0.70710678118654752f));
 
@@ -277,6 +304,9 @@ static inline float ck_exp_value(float x) {
     attribute static void erf_##suffix(const float *restrict x, float *restrict out, size_t n) { ERF_BODY } \
     attribute static void softmax_##suffix(const float *restrict x, float *restrict out, size_t rows, size_t n) { SOFTMAX_BODY } \
     attribute static void gelu_##suffix(const float *restrict x, float *restrict out, size_t n) { GELU_BODY } \
+    attribute static void layernorm_##suffix(const float *restrict x, const float *restrict gamma, const float *restrict beta, \
+                                             float *restrict out, float *restrict mean, float *restrict inv_std, \
+                                             size_t rows, size_t n, float eps) { LAYERNORM_BODY } \
     attribute static void binary_##suffix(ck_arithmetic op, const float *restrict a, int a_step,     \
                                           const float *restrict b, int b_step, float *restrict out, size_t n) { BINARY_BODY }
 
@@ -321,6 +351,10 @@ void ck_bias_residual_clamp(float *v, const float *r, size_t n, float bias, floa
 void ck_erf(const float *x, float *out, size_t n) { DISPATCH(erf, x, out, n) }
 void ck_gelu(const float *x, float *out, size_t n) { DISPATCH(gelu, x, out, n) }
 void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n) { DISPATCH(softmax, x, out, rows, n) }
+void ck_layernorm_rows(const float *x, const float *gamma, const float *beta, float *out, float *mean, float *inv_std,
+                       size_t rows, size_t n, float eps) {
+    DISPATCH(layernorm, x, gamma, beta, out, mean, inv_std, rows, n, eps)
+}
 void ck_binary(ck_arithmetic op, const float *a, int a_step, const float *b, int b_step, float *out, size_t n) {
     DISPATCH(binary, op, a, a_step, b, b_step, out, n)
 }

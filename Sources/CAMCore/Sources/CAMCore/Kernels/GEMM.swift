@@ -16,7 +16,10 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     let work = m * n * k
     if threads > 1 && work >= 1 << 20 {
         let scoped = Runtime.scopedAccumulation
-        if n >= 64 * threads {
+        // Each thread packs all of the operand it shares: op(A) (m×k) when C is split in column
+        // blocks, op(B) (k×n) when in row blocks. Split so that the shared one is the smaller.
+        let byColumns = n >= 64 * threads && (m < 32 * threads || n >= m)
+        if byColumns {
             // Column blocks of C (and of op(B)), multiples of 16.
             let per = ((n + threads - 1) / threads + 15) / 16 * 16
             let blocks = (n + per - 1) / per

@@ -1,4 +1,5 @@
 import Foundation
+internal import CKernels
 
 /// `LayerNormalization(X, Scale, B?; axis, epsilon)` (ONNX opset 17): normalises over the
 /// axes from `axis` to the last, then scales and shifts.
@@ -60,23 +61,10 @@ public struct LayerNormalization: Operator {
         let pg = gamma.floats.baseAddress!, pb = beta?.floats.baseAddress
         let eps = epsilon
         parallelFor(outer, grain: Swift.max(1, 16384 / inner)) { rows in
-            for o in rows {
-                let row = px + o * inner, out = py + o * inner
-                var sum: Float = 0
-                for i in 0..<inner { sum += row[i] }
-                let mu = sum / Float(inner)
-                var squares: Float = 0
-                for i in 0..<inner { let d = row[i] - mu; squares += d * d }
-                let r = 1 / (squares / Float(inner) + eps).squareRoot()
-                pm[o] = mu
-                pr[o] = r
-                if let pb {
-                    for i in 0..<inner { out[i] = (row[i] - mu) * r * pg[i] + pb[i] }
-                } else {
-                    for i in 0..<inner { out[i] = (row[i] - mu) * r * pg[i] }
-                }
-            }
+            ck_layernorm_rows(px + rows.lowerBound * inner, pg, pb, py + rows.lowerBound * inner, pm + rows.lowerBound,
+                              pr + rows.lowerBound, rows.count, inner, eps)
         }
+        withExtendedLifetime((x, gamma, beta)) {}
         return [y, mean, invStd]
     }
 

@@ -90,7 +90,7 @@ public struct MatMul: Operator {
             // with the batch folded into the rows.
             sgemm(transA: false, transB: transposeB, m: count * m, n: n, k: k, a: pa, lda: lda, b: pb, ldb: ldb, c: po, ldc: n)
         } else {
-            for i in 0..<count {
+            func offsets(_ i: Int) -> (Int, Int) {
                 var rem = i, offA = 0, offB = 0
                 for d in stride(from: batch.count - 1, through: 0, by: -1) {
                     let idx = rem % batch[d]
@@ -98,8 +98,24 @@ public struct MatMul: Operator {
                     offA += idx * sa[d]
                     offB += idx * sb[d]
                 }
-                sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, a: pa + offA * aMat, lda: lda,
-                      b: pb + offB * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
+                return (offA, offB)
+            }
+            // Many small products (attention's heads): whole products per thread, with no
+            // split, and no hand-off, inside each one.
+            if count >= Runtime.threadCount && m * n * k < 1 << 23 {
+                parallelFor(count, grain: Swift.max(1, (1 << 20) / Swift.max(1, m * n * k))) { items in
+                    for i in items {
+                        let (offA, offB) = offsets(i)
+                        sgemmSerial(transA: transposeA, transB: transposeB, m: m, n: n, k: k, a: pa + offA * aMat, lda: lda,
+                                    b: pb + offB * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
+                    }
+                }
+            } else {
+                for i in 0..<count {
+                    let (offA, offB) = offsets(i)
+                    sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, a: pa + offA * aMat, lda: lda,
+                          b: pb + offB * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
+                }
             }
         }
         var shape = batch

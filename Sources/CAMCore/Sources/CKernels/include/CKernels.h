@@ -60,3 +60,8 @@ int ck_winograd_output(const float *m, size_t xi_stride, int tiles_h, int tiles_
 /// Softmax of each of `rows` contiguous rows of n values (out may not alias x); exp within
 /// 2 ulp of expf, vectorised, and 0 (not subnormal) below e^−87.3.
 void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n);
+
+/// Layer normalisation of `rows` rows of n values: out = (x − mean) · inv_std · gamma (+ beta,
+/// when given), with mean and inv_std = 1/√(var + eps) of each row written out.
+void ck_layernorm_rows(const float *x, const float *gamma, const float *beta, float *out, float *mean, float *inv_std,
+                       size_t rows, size_t n, float eps);
