@@ -86,6 +86,33 @@ public enum GraphOptimizer {
         return g
     }
 
+    /// Replaces each `Add(P, Q)` one of whose operands (either order) is the output of a node
+    /// that `fuse` absorbs: `fuse(producer, other operand)` returns the operator and inputs of
+    /// the node that takes the Add's place (and outputs), and the producer goes. Only operands
+    /// that are not protected, not graph outputs, and read by the Add alone are considered.
+    static func fuseIntoAdds(_ graph: Graph, protected: Set<ValueID>,
+                             _ fuse: (_ producer: Node, _ other: ValueID) -> (op: any Operator, inputs: [ValueID?])?) -> Graph {
+        let (readers, producer) = usage(graph)
+        let outputs = Set(graph.outputs)
+        var nodes = graph.nodes
+        var removed = Set<Int>()
+        for (i, node) in graph.nodes.enumerated() {
+            guard (node.op as? Binary)?.kind == .add, node.inputs.count == 2, let p = node.inputs[0], let q = node.inputs[1], p != q else { continue }
+            for (operand, other) in [(p, q), (q, p)] {
+                let source = producer[operand.index]
+                guard readers[operand.index] == 1, !protected.contains(operand), !outputs.contains(operand),
+                      source >= 0, !removed.contains(source), let fused = fuse(graph.nodes[source], other) else { continue }
+                nodes[i] = Node(name: node.name, op: fused.op, inputs: fused.inputs, outputs: node.outputs)
+                removed.insert(source)
+                break
+            }
+        }
+        guard !removed.isEmpty else { return graph }
+        var g = graph
+        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return g
+    }
+
     /// How many nodes read each value, and which node produces it (-1: none).
     static func usage(_ graph: Graph) -> (readers: [Int], producer: [Int]) {
         var readers = [Int](repeating: 0, count: graph.valueCount)

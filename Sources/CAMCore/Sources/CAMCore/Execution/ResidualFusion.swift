@@ -7,29 +7,11 @@ extension GraphOptimizer {
     /// and the convolution's output is not protected, an output, or read elsewhere. The fused
     /// node takes the Add's place in the order, where R is computed.
     public static func fuseResidualAdds(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        let (readers, producer) = usage(graph)
-        let outputs = Set(graph.outputs)
-        var nodes = graph.nodes
-        var removed = Set<Int>()
-        for (i, node) in graph.nodes.enumerated() {
-            guard (node.op as? Binary)?.kind == .add, node.inputs.count == 2, let p = node.inputs[0], let q = node.inputs[1], p != q else { continue }
-            for (convolved, residual) in [(p, q), (q, p)] {
-                guard readers[convolved.index] == 1, !protected.contains(convolved), !outputs.contains(convolved),
-                      graph.constants[residual] == nil, producer[convolved.index] >= 0,
-                      !removed.contains(producer[convolved.index]) else { continue }
-                let convNode = graph.nodes[producer[convolved.index]]
-                guard let conv = convNode.op as? Convolution, conv.group == 1, conv.activation == nil, !conv.addsResidual,
-                      convNode.inputs.count >= 2, convNode.inputs.count <= 3 else { continue }
-                let bias: ValueID? = convNode.inputs.count == 3 ? convNode.inputs[2] : nil
-                nodes[i] = Node(name: node.name, op: conv.addingResidual(), inputs: [convNode.inputs[0], convNode.inputs[1], bias, residual],
-                                outputs: node.outputs)
-                removed.insert(producer[convolved.index])
-                break
-            }
+        fuseIntoAdds(graph, protected: protected) { convNode, residual in
+            guard graph.constants[residual] == nil, let conv = convNode.op as? Convolution, conv.group == 1,
+                  conv.activation == nil, !conv.addsResidual, convNode.inputs.count >= 2, convNode.inputs.count <= 3 else { return nil }
+            let bias: ValueID? = convNode.inputs.count == 3 ? convNode.inputs[2] : nil
+            return (conv.addingResidual(), [convNode.inputs[0], convNode.inputs[1], bias, residual])
         }
-        guard !removed.isEmpty else { return graph }
-        var g = graph
-        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        return g
     }
 }
