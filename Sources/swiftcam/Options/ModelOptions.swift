@@ -19,7 +19,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("max-memory"), help: "Largest single tensor allowed, e.g. 8G or 512M (default: 3/4 of the machine's memory).")
     var maxMemory: String?
 
-    @Option(name: .customLong("gemm-accumulation"), help: "single or double: matrix products accumulated in double, ~2× slower, for numerically unstable maps (default: single, or the method's own: double for guidedbackprop).")
+    @Option(name: .customLong("gemm-accumulation"), help: "single or double: matrix products accumulated in double, 2–3.5× slower, for numerically unstable maps (default: single, or the method's own: double for guidedbackprop).")
     var gemmAccumulation: String?
 
     func validate() throws {

@@ -18,7 +18,7 @@ public enum Runtime {
 
     /// How matrix products and depthwise convolutions accumulate: in float32 (`cblas_sgemm` and
     /// vector kernels) or in double (`cblas_dgemm` on the float32 operands, the result rounded
-    /// once to float32) — about twice as slow, and far less rounding in deep networks.
+    /// once to float32) — 2–3.5× slower, and far less rounding in deep networks.
     public enum Accumulation: String, Sendable { case single, double }
 
     /// The accumulation the user asked for (`--gemm-accumulation`, or `SWIFTCAM_GEMM` at
