@@ -140,6 +140,16 @@ public struct Convolution: Operator {
             return
         }
         let pointwise = g.isPointwise
+        // A 1×1 convolution of a batch whose weights are small next to its planes: one GEMM per
+        // image, straight from the input into the output, the images shared among the threads.
+        if pointwise && group == 1 && g.batch > 1 && m * k < 2 * (k + m) * p {
+            parallelEach(g.batch) { n in
+                let dst = po + n * m * p
+                sgemmSerial(m: m, n: p, k: k, a: pw, lda: k, b: px + n * c * hw, ldb: p, c: dst, ldc: p)
+                for ch in 0..<m { epilogue.apply(dst + ch * p, count: p, channel: ch) }
+            }
+            return
+        }
         // Small output planes make thin GEMMs (n = h·w): for a batch, unfold every image side
         // by side and multiply once, so the weights are read once instead of once per image.
         if group == 1 && g.batch > 1 && p < 1024 {
