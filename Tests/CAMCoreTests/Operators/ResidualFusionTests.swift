@@ -56,6 +56,12 @@ struct ResidualFusionTests {
             let expected = try Executor(plain.graph).evaluate([xID: x, rID: r, plain.seeds[0]: seed], fetch: plain.gradients.map { $0! })
             let actual = try Executor(optimized.graph).evaluate([xID: x, rID: r, optimized.seeds[0]: seed], fetch: optimized.gradients.map { $0! })
             for (a, e) in zip(actual, expected) { #expect(Compare.maxAbs(a, e) < 1e-5) }
+            // R alone (x needs none): the shortcut's gradient still flows.
+            let plainR = try Autodiff.differentiate(g, outputs: [y], wrt: [rID])
+            let optimizedR = try Autodiff.differentiate(fused, outputs: [y], wrt: [rID])
+            let expectedR = try Executor(plainR.graph).evaluate([xID: x, rID: r, plainR.seeds[0]: seed], fetch: [plainR.gradients[0]!])[0]
+            let actualR = try Executor(optimizedR.graph).evaluate([xID: x, rID: r, optimizedR.seeds[0]: seed], fetch: [try #require(optimizedR.gradients[0])])[0]
+            #expect(Compare.maxAbs(actualR, expectedR) == 0)
         }
     }
 

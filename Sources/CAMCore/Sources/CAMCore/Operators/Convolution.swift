@@ -206,7 +206,9 @@ public struct Convolution: Operator {
         if node.needsGradient.count > 1 && node.needsGradient[1..<Swift.min(3, node.needsGradient.count)].contains(true) {
             throw CAMError(.unsupported, "gradients with respect to Conv weights or biases are not supported (only activations)")
         }
-        guard var g = node.outputGradient, node.needsGradient[0] else { return node.inputs.map { _ in nil } }
+        let residualNeedsGradient = addsResidual && node.needsGradient.count > 3 && node.needsGradient[3]
+        var grads: [ValueID?] = node.inputs.map { _ in nil }
+        guard var g = node.outputGradient, node.needsGradient[0] || residualNeedsGradient else { return grads }
         // A fused activation's derivative is read off the output: y = relu(x) > 0 ⇔ x > 0,
         // and lo < clip(x) < hi ⇔ lo < x < hi.
         switch activation {
@@ -215,12 +217,9 @@ public struct Convolution: Operator {
             g = b.apply(ClipDerivative(), g, node.outputs[0], b.constant(Tensor(scalar: lo)), b.constant(Tensor(scalar: hi)))
         case nil: break
         }
-        let dx = b.apply(ConvBackwardData(unfused), g, try node.input(1), try node.input(0))
-        var grads: [ValueID?] = [dx] + node.inputs.dropFirst().map { _ in nil }
+        if node.needsGradient[0] { grads[0] = b.apply(ConvBackwardData(unfused), g, try node.input(1), try node.input(0)) }
         // The residual's gradient is the pre-activation gradient (summed over broadcast axes).
-        if addsResidual, node.needsGradient.count > 3, node.needsGradient[3] {
-            grads[3] = b.unbroadcast(g, like: try node.input(3))
-        }
+        if residualNeedsGradient { grads[3] = b.unbroadcast(g, like: try node.input(3)) }
         return grads
     }
 }
