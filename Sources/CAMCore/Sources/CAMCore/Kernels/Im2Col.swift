@@ -86,11 +86,12 @@ extension WindowGeometry {
 
 /// Depthwise 2-D correlation of one plane with its epilogue:
 /// `out[oy, ox] = epilogue(Σ w[ky, kx] · x[iy, ix])` (vectorised for the machine's
-/// instruction set, see `CKernels`).
+/// instruction set, see `CKernels`), or accumulated in double (`inDouble`, read once per
+/// convolution from `Runtime.gemmAccumulation` rather than once per plane).
 @inline(__always)
 func depthwisePlane(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ out: UnsafeMutablePointer<Float>,
-                    epilogue: OutputEpilogue, channel: Int) {
-    if Runtime.gemmAccumulation == .double {
+                    epilogue: OutputEpilogue, channel: Int, inDouble: Bool) {
+    if inDouble {
         out.update(repeating: 0, count: g.outHeight * g.outWidth)
         depthwiseInDouble(x, weights, g, out, transposed: false)
         epilogue.apply(out, count: g.outHeight * g.outWidth, channel: channel)
@@ -129,8 +130,9 @@ func depthwiseInDouble(_ a: UnsafePointer<Float>, _ weights: UnsafePointer<Float
 
 /// The transpose of `depthwisePlane`: scatters `gOut` back through the kernel into `gIn`.
 @inline(__always)
-func depthwisePlaneTransposed(_ gOut: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ gIn: UnsafeMutablePointer<Float>) {
-    if Runtime.gemmAccumulation == .double { return depthwiseInDouble(gOut, weights, g, gIn, transposed: true) }
+func depthwisePlaneTransposed(_ gOut: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ g: WindowGeometry, _ gIn: UnsafeMutablePointer<Float>,
+                              inDouble: Bool) {
+    if inDouble { return depthwiseInDouble(gOut, weights, g, gIn, transposed: true) }
     var w = g.kernelWindow
     ck_depthwise_plane_transposed(gOut, weights, &w, gIn)
 }

@@ -120,9 +120,10 @@ public struct Convolution: Operator {
         if cg == 1 && mg == 1 {
             // The depthwise kernel applies bias and clamp itself; a residual comes after.
             let own = epilogue.addsResidual ? OutputEpilogue(bias: nil, activation: nil) : epilogue
+            let inDouble = Runtime.gemmAccumulation == .double
             parallelEach(g.batch * c) { plane in
                 let ch = plane % c
-                depthwisePlane(px + plane * hw, pw + ch * g.kernelH * g.kernelW, g, po + plane * p, epilogue: own, channel: ch)
+                depthwisePlane(px + plane * hw, pw + ch * g.kernelH * g.kernelW, g, po + plane * p, epilogue: own, channel: ch, inDouble: inDouble)
                 if epilogue.addsResidual { epilogue.apply(po + plane * p, count: p, channel: ch) }
             }
             return
@@ -318,9 +319,10 @@ public struct ConvBackwardData: Operator {
         let dx = Tensor(zeros: inputShape)
         let pg = gy.floats.baseAddress!, pw = w.floats.baseAddress!, pd = dx.mutableFloats.baseAddress!
         if cg == 1 && mg == 1 {
+            let inDouble = Runtime.gemmAccumulation == .double
             parallelEach(g.batch * c) { plane in
                 let ch = plane % c
-                depthwisePlaneTransposed(pg + plane * p, pw + ch * g.kernelH * g.kernelW, g, pd + plane * hw)
+                depthwisePlaneTransposed(pg + plane * p, pw + ch * g.kernelH * g.kernelW, g, pd + plane * hw, inDouble: inDouble)
             }
             return dx
         }
