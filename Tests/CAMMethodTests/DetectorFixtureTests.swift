@@ -76,16 +76,16 @@ struct DetectorFixtureTests {
         request.perImageTargets = [try Self.targetSpec(c.fixture)]
         let r = try CAMExplainer(model: model).explain(try Fixtures.npy("\(c.fixture)/input.npy"), request)
         // GradCAM++ on DBNet is chaotic: its α = g² / (2g² + Σ A · g³ + 1e-6) has a pole that
-        // thousands of pixels sit close to, so the map moves by percents — or far more, when one
-        // pixel lands on the pole — with any change of float32 rounding. Upstream's own map moves
-        // by ~1 % in float64 (the fixture's tolerance hints); perturbing our gradients by 1e-6
-        // relative moves ours by ~0.5 %, by 1e-5 by ~3 %. No independent float32 implementation
-        // can be held to upstream's bar there; the numbers are printed, and the map must be sane.
+        // thousands of pixels sit close to, so the map moves by percents with any change of
+        // float32 rounding (upstream's own moves by ~1 % in float64). The issue accepts 0.02 there;
+        // measured 0.0089 with OpenBLAS's SkylakeX kernels, 0.0176 with its Haswell kernels
+        // (OPENBLAS_CORETYPE=Haswell), 0.024 with F(2×2) Winograd or im2col convolutions.
         if c.fixture == Self.dbnet && c.method == "gradcam++" {
             let maps = try #require(r.maps)
             #expect(maps.toFloats().allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 })
             let m = Compare.mapsMatch(maps, try Fixtures.npy("\(c.fixture)/\(c.reference).npy"), maxDelta: 0.02)
-            print("\(c) (chaotic, not held to upstream's bar): final \(m.report), raw relative \(Compare.relative(r.layerMaps[0].raw, try Fixtures.npy("\(c.fixture)/\(c.reference)_raw.npy")))")
+            print("\(c) (chaotic, held to 0.02): final \(m.report), raw relative \(Compare.relative(r.layerMaps[0].raw, try Fixtures.npy("\(c.fixture)/\(c.reference)_raw.npy")))")
+            #expect(m.ok, "final maps: \(m.report) (max |Δ| allowed 0.02)")
             return
         }
         try Self.compare(r, fixture: c.fixture, stem: c.reference, maxDelta: 0.01, relative: 1e-3, label: "\(c)")

@@ -2,46 +2,53 @@ import Testing
 import CAMCore
 import TestSupport
 
-/// 3×3 stride-1 convolutions (Winograd F(2×2, 3×3) by default) and their input gradients
-/// against a direct convolution accumulated in double, on the edge cases of the tiling:
-/// odd and even sizes, every padding from 0 to 2 on each side, batches, a fused epilogue.
+/// 3×3 stride-1 convolutions and their input gradients, by each algorithm (Winograd F(4×4)
+/// with F(2×2) below its tile count, F(2×2) only, im2col), against a direct convolution
+/// accumulated in double, on the edge cases of the tiling: odd and even sizes, every
+/// padding from 0 to 2 on each side, partial tiles, a fused epilogue. The batches are large
+/// enough for both tile sizes' minimum tile counts, so every case takes the Winograd path.
 @Suite("3×3 convolutions and their input gradients")
 struct WinogradTests {
     /// (input shape, output channels, pads top/left/bottom/right).
-    static let cases: [([Int], Int, [Int])] = [
-        ([1, 8, 8, 8], 8, [1, 1, 1, 1]),
-        ([2, 9, 7, 5], 12, [1, 1, 1, 1]),
-        ([3, 16, 6, 9], 8, [0, 0, 0, 0]),
-        ([1, 8, 5, 5], 10, [2, 2, 2, 2]),
-        ([2, 10, 11, 4], 8, [0, 2, 1, 0]),
-        ([1, 8, 3, 3], 8, [1, 0, 2, 1]),
-        ([1, 32, 14, 14], 24, [1, 1, 1, 1]),
+    static let shapes: [([Int], Int, [Int])] = [
+        ([8, 8, 8, 8], 8, [1, 1, 1, 1]),
+        ([8, 9, 7, 5], 12, [1, 1, 1, 1]),
+        ([16, 16, 6, 9], 8, [0, 0, 0, 0]),
+        ([8, 8, 5, 5], 10, [2, 2, 2, 2]),
+        ([16, 10, 11, 4], 8, [0, 2, 1, 0]),
+        ([32, 8, 3, 3], 8, [1, 0, 2, 1]),
+        ([2, 32, 14, 14], 24, [1, 1, 1, 1]),
+        ([1, 16, 29, 31], 16, [1, 1, 1, 1]),
     ]
+    static let cases = Runtime.ConvolutionAlgorithm.allCases.flatMap { a in shapes.map { (a, $0.0, $0.1, $0.2) } }
+
+    /// F(4×4)'s transforms hold 4, 5, 8, ⅙ and ¹⁄₂₄ and round more than the others.
+    static func tolerance(_ algorithm: Runtime.ConvolutionAlgorithm) -> Double { algorithm == .winograd ? 1e-5 : 2e-6 }
 
     @Test("forward, with bias and ReLU", arguments: cases)
-    func forward(_ shape: [Int], _ outChannels: Int, _ pads: [Int]) throws {
+    func forward(_ algorithm: Runtime.ConvolutionAlgorithm, _ shape: [Int], _ outChannels: Int, _ pads: [Int]) throws {
         var rng = SplitMix(seed: UInt64(shape.reduce(0, +) * 31 + outChannels))
         let x = rng.tensor(shape)
         let w = rng.tensor([outChannels, shape[1], 3, 3])
         let b = rng.tensor([outChannels])
         let conv = Convolution(padding: .explicit(pads), activation: .relu)
-        let y = try conv.forward([x, w, b])[0]
+        let y = try Runtime.withConvolutionAlgorithm(algorithm) { try conv.forward([x, w, b])[0] }
         let expected = Self.direct(x, w, pads: pads).enumerated().map { i, v in
             Swift.max(0, v + Double(b.floats[(i / (y.shape[2] * y.shape[3])) % outChannels]))
         }
         #expect(y.shape == [shape[0], outChannels, shape[2] + pads[0] + pads[2] - 2, shape[3] + pads[1] + pads[3] - 2])
-        #expect(Self.relativeError(y.toFloats(), expected) < 1e-5)
+        #expect(Self.relativeError(y.toFloats(), expected) < Self.tolerance(algorithm))
     }
 
     @Test("input gradient", arguments: cases)
-    func inputGradient(_ shape: [Int], _ outChannels: Int, _ pads: [Int]) throws {
+    func inputGradient(_ algorithm: Runtime.ConvolutionAlgorithm, _ shape: [Int], _ outChannels: Int, _ pads: [Int]) throws {
         var rng = SplitMix(seed: UInt64(shape.reduce(0, +) * 17 + outChannels))
         let x = rng.tensor(shape)
         let w = rng.tensor([outChannels, shape[1], 3, 3])
         let conv = Convolution(padding: .explicit(pads))
         let outShape = try conv.forward([x, w])[0].shape
         let gy = rng.tensor(outShape)
-        let dx = try ConvBackwardData(conv).forward([gy, w, x])[0]
+        let dx = try Runtime.withConvolutionAlgorithm(algorithm) { try ConvBackwardData(conv).forward([gy, w, x])[0] }
         // dX[n, c, iy, ix] = Σ gY[n, m, oy, ox] · W[m, c, ky, kx] over iy = oy − top + ky, ix = ox − left + kx.
         let (n, c, h, wd) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = (outShape[2], outShape[3])
@@ -56,7 +63,7 @@ struct WinogradTests {
             } } }
         } } } }
         #expect(dx.shape == shape)
-        #expect(Self.relativeError(dx.toFloats(), expected) < 1e-5)
+        #expect(Self.relativeError(dx.toFloats(), expected) < Self.tolerance(algorithm))
     }
 
     /// The cross-correlation of x (N, C, H, W) with w (M, C, 3, 3), in double.

@@ -49,11 +49,27 @@ public enum Runtime {
     }
 
     /// How 3×3, stride-1 convolutions (and their input gradients) are computed: by Winograd
-    /// F(2×2, 3×3) — 2.25× fewer multiplications, the default — or by im2col and one GEMM,
-    /// like every other convolution. `SWIFTCAM_CONV=im2col` sets it at start-up.
-    public enum ConvolutionAlgorithm: String, Sendable { case winograd, im2col }
-    nonisolated(unsafe) public static var convolutionAlgorithm: ConvolutionAlgorithm =
+    /// F(4×4, 3×3) where there are enough tiles, else F(2×2, 3×3) — 4× and 2.25× fewer
+    /// multiplications, the default; by F(2×2, 3×3) only (`winograd2`), whose transforms round
+    /// like a direct convolution; or by im2col and one GEMM, like every other convolution.
+    /// `SWIFTCAM_CONV=winograd2|im2col` sets it at start-up.
+    public enum ConvolutionAlgorithm: String, Sendable, CaseIterable { case winograd, winograd2, im2col }
+
+    /// The algorithm for the work running on this thread: the one `withConvolutionAlgorithm`
+    /// set around it, else the process-wide one.
+    public static var convolutionAlgorithm: ConvolutionAlgorithm { scopedConvolutionAlgorithm ?? processConvolutionAlgorithm }
+
+    /// The process-wide algorithm: `SWIFTCAM_CONV` at start-up, else `winograd`.
+    nonisolated(unsafe) public static var processConvolutionAlgorithm: ConvolutionAlgorithm =
         ProcessInfo.processInfo.environment["SWIFTCAM_CONV"].flatMap(ConvolutionAlgorithm.init(rawValue:)) ?? .winograd
+
+    @TaskLocal static var scopedConvolutionAlgorithm: ConvolutionAlgorithm?
+
+    /// Runs `body` with 3×3 convolutions computed by `algorithm`, on this thread only (the
+    /// choice is made before work fans out to the runtime's workers).
+    public static func withConvolutionAlgorithm<R>(_ algorithm: ConvolutionAlgorithm, _ body: () throws -> R) rethrows -> R {
+        try $scopedConvolutionAlgorithm.withValue(algorithm, operation: body)
+    }
 
     nonisolated(unsafe) private static var memoryLimit: Int = {
         // Default: three quarters of the machine's memory.

@@ -1,30 +1,50 @@
 import Foundation
 internal import CKernels
 
-/// 3×3, stride-1 convolutions by Winograd F(2×2, 3×3) (Lavin & Gray, 2016): each 2×2 output
-/// tile from a 4×4 input tile with 16 multiplications instead of 36. Over a batch the 16
-/// element-wise products become 16 independent GEMMs, `M_ξ = U_ξ · V_ξ`, of the transformed
-/// filters U (out × in) and the transformed input tiles V (in × tiles); the input and output
-/// transforms are C kernels (`winograd.c`). Input gradients of the same convolutions are
-/// Winograd convolutions too, with the filters transposed and turned by 180°.
+/// 3×3, stride-1 convolutions by Winograd F(t×t, 3×3) (Lavin & Gray, 2016), t = 4 or 2: each
+/// t×t output tile from a (t+2)² input tile with (t+2)² multiplications instead of 9t² — 4×
+/// fewer for F(4×4), 2.25× for F(2×2). Over a batch the element-wise products become (t+2)²
+/// independent GEMMs, `M_ξ = U_ξ · V_ξ`, of the transformed filters U (out × in) and the
+/// transformed input tiles V (in × tiles); the input and output transforms are C kernels
+/// (`winograd.c`, and `winograd4_avx512.c` for F(4×4) on AVX-512). Input gradients of the
+/// same convolutions are Winograd convolutions too, with the filters transposed and turned
+/// by 180°.
 ///
-/// The transformed filters are computed once per weight tensor and kept while it lives
-/// (`WinogradFilterCache`).
+/// The transformed filters are computed once per weight tensor and tile size, and kept while
+/// the weights live (`WinogradFilterCache`).
 enum Winograd {
-    /// Whether `g` (with `group`, `inChannels` → `outChannels`) is a convolution this handles,
-    /// and the runtime is set to use it.
-    static func applies(_ g: WindowGeometry, group: Int, inChannels: Int, outChannels: Int) -> Bool {
-        Runtime.convolutionAlgorithm == .winograd && Runtime.gemmAccumulation == .single
-            && group == 1 && g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1
-            && g.dilationH == 1 && g.dilationW == 1 && g.padTop <= 2 && g.padLeft <= 2
-            && inChannels >= 8 && outChannels >= 8
-            && g.batch * ((g.outHeight + 1) / 2) * ((g.outWidth + 1) / 2) >= minimumTiles
+    /// The output tile: F(4×4, 3×3), fewer multiplications and a little more rounding, or
+    /// F(2×2, 3×3), whose transforms round like a direct convolution.
+    enum Tile: Int, Sendable {
+        case four = 4, two = 2
+        /// The input tile's side, t + 2.
+        var alpha: Int { rawValue + 2 }
+        /// The number of element-wise products (GEMMs), (t + 2)².
+        var positions: Int { alpha * alpha }
+        /// Tiles covering an h × w output.
+        func tiles(_ h: Int, _ w: Int) -> (Int, Int) { ((h + rawValue - 1) / rawValue, (w + rawValue - 1) / rawValue) }
     }
 
-    /// Below this many tiles (small late layers at batch 1) the 16 transformed filter
-    /// matrices, 16/9 the size of the weights, cost more to stream than the multiplications
-    /// saved; im2col does better there (measured on ResNet-18's 7×7 and 14×14 layers).
-    static let minimumTiles = 64
+    /// The tile `g` (with `group`, `inChannels` → `outChannels`) is convolved with, or `nil`
+    /// when it is not a convolution Winograd handles or the runtime is set against it.
+    static func tile(for g: WindowGeometry, group: Int, inChannels: Int, outChannels: Int) -> Tile? {
+        let algorithm = Runtime.convolutionAlgorithm
+        guard algorithm != .im2col, Runtime.gemmAccumulation == .single,
+              group == 1, g.kernelH == 3, g.kernelW == 3, g.strideH == 1, g.strideW == 1,
+              g.dilationH == 1, g.dilationW == 1, g.padTop <= 2, g.padLeft <= 2,
+              inChannels >= 8, outChannels >= 8 else { return nil }
+        func enough(_ tile: Tile) -> Bool {
+            let (th, tw) = tile.tiles(g.outHeight, g.outWidth)
+            return g.batch * th * tw >= minimumTiles(tile)
+        }
+        if algorithm == .winograd, enough(.four) { return .four }
+        return enough(.two) ? .two : nil
+    }
+
+    /// Below this many tiles (small late layers at batch 1) the transformed filter matrices,
+    /// (t+2)²/9 the size of the weights, cost more to stream than the multiplications saved;
+    /// im2col does better there (measured on ResNet-18's 7×7 and 14×14 layers).
+    static func minimumTiles(_ tile: Tile) -> Int { tile == .four ? 32 : 64 }
 
     /// The geometry of the input gradient of the stride-1 convolution `g`: a Winograd
     /// convolution of the output gradient (outHeight × outWidth) back to height × width.
@@ -37,17 +57,18 @@ enum Winograd {
     /// (batch, outChannels, outHeight, outWidth); the input is read with `padTop`/`padLeft`
     /// zeros before it and zeros after.
     static func convolve(_ x: UnsafePointer<Float>, batch: Int, inChannels c: Int, height: Int, width: Int,
-                         padTop: Int, padLeft: Int, filters u: UnsafePointer<Float>, outChannels m: Int,
+                         padTop: Int, padLeft: Int, tile: Tile, filters u: UnsafePointer<Float>, outChannels m: Int,
                          outHeight: Int, outWidth: Int, _ out: UnsafeMutablePointer<Float>, epilogue: OutputEpilogue) {
-        let (th, tw) = ((outHeight + 1) / 2, (outWidth + 1) / 2)
+        let (th, tw) = tile.tiles(outHeight, outWidth)
         let tilesPerImage = th * tw
+        let positions = tile.positions
         // Images per chunk: V and M together within ~16 MB, so that they stay near the cache
-        // and memory does not grow with the batch.
-        let perImage = 16 * (c + m) * tilesPerImage
+        // and memory does not grow with the batch (smaller chunks measured slower, larger too).
+        let perImage = positions * (c + m) * tilesPerImage
         let chunk = Swift.max(1, Swift.min(batch, (4 << 20) / Swift.max(perImage, 1)))
         let maxTiles = chunk * tilesPerImage
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * maxTiles)
-        let products = UnsafeMutablePointer<Float>.allocate(capacity: 16 * m * maxTiles)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: positions * c * maxTiles)
+        let products = UnsafeMutablePointer<Float>.allocate(capacity: positions * m * maxTiles)
         defer { v.deallocate(); products.deallocate() }
         for first in stride(from: 0, to: batch, by: chunk) {
             let images = Swift.min(chunk, batch - first)
@@ -57,12 +78,12 @@ enum Winograd {
             parallelEach(images * c) { plane in
                 let (n, ch) = plane.quotientAndRemainder(dividingBy: c)
                 let src = x + ((first + n) * c + ch) * height * width
-                let status = ck_winograd_input(src, Int32(height), Int32(width), Int32(padTop), Int32(padLeft), Int32(th), Int32(tw),
-                                               v + ch * tiles + n * tilesPerImage, xiStride)
+                let status = ck_winograd_input(src, Int32(height), Int32(width), Int32(padTop), Int32(padLeft), Int32(tile.rawValue),
+                                               Int32(th), Int32(tw), v + ch * tiles + n * tilesPerImage, xiStride)
                 // The kernels allocate one plane of scratch; failing that is running out of memory.
                 precondition(status == 0, "out of memory in a Winograd convolution")
             }
-            parallelEach(16) { xi in
+            parallelEach(positions) { xi in
                 sgemmSerial(m: m, n: tiles, k: c, a: u + xi * m * c, lda: c, b: v + xi * xiStride, ldb: tiles,
                             c: products + xi * m * tiles, ldc: tiles)
             }
@@ -71,7 +92,8 @@ enum Winograd {
                 let dst = out + ((first + n) * m + ch) * outHeight * outWidth
                 // The output transform applies bias and clamp itself; with a residual, all three after it.
                 let fused = !epilogue.addsResidual
-                let status = ck_winograd_output(products + ch * tiles + n * tilesPerImage, m * tiles, Int32(th), Int32(tw), dst,
+                let status = ck_winograd_output(products + ch * tiles + n * tilesPerImage, m * tiles, Int32(tile.rawValue),
+                                                Int32(th), Int32(tw), dst,
                                                 Int32(outHeight), Int32(outWidth), fused ? epilogue.bias?[ch] ?? 0 : 0,
                                                 fused ? epilogue.lo : -.infinity, fused ? epilogue.hi : .infinity)
                 precondition(status == 0, "out of memory in a Winograd convolution")
@@ -82,31 +104,35 @@ enum Winograd {
 }
 
 /// The Winograd-transformed filters of each weight tensor in use, computed on first use and
-/// dropped when the weights are: 16/9 of the weights' size per direction (forward, and the
-/// transposed filters of the input gradient when a gradient is asked for).
+/// dropped when the weights are: (t+2)²/9 of the weights' size per tile size and direction
+/// (forward, and the transposed filters of the input gradient when a gradient is asked for).
 final class WinogradFilterCache: @unchecked Sendable {
     static let shared = WinogradFilterCache()
 
     private struct Entry {
         weak var weights: TensorBuffer?
         let transposed: Bool
+        let tile: Winograd.Tile
         let filters: Tensor
     }
     private var entries: [Entry] = []
     private let lock = NSLock()
 
-    /// The 16 transformed filter matrices of `w` (m, c, 3, 3): (m × c) each, or (c × m) for
-    /// the transposed convolution.
-    func filters(for w: Tensor, transposed: Bool) -> Tensor {
+    /// The (t+2)² transformed filter matrices of `w` (m, c, 3, 3) for `tile`: (m × c) each,
+    /// or (c × m) for the transposed convolution.
+    func filters(for w: Tensor, transposed: Bool, tile: Winograd.Tile) -> Tensor {
         lock.lock()
         defer { lock.unlock() }
-        if let hit = entries.first(where: { $0.weights === w.buffer && $0.transposed == transposed }) { return hit.filters }
+        if let hit = entries.first(where: { $0.weights === w.buffer && $0.transposed == transposed && $0.tile == tile }) {
+            return hit.filters
+        }
         entries.removeAll { $0.weights == nil }
         let (m, c) = (w.shape[0], w.shape[1])
-        let u = Tensor(uninitialized: [16, transposed ? c : m, transposed ? m : c])
-        ck_winograd_filters(w.floats.baseAddress!, Int32(m), Int32(c), transposed ? 1 : 0, u.mutableFloats.baseAddress!)
+        let u = Tensor(uninitialized: [tile.positions, transposed ? c : m, transposed ? m : c])
+        ck_winograd_filters(w.floats.baseAddress!, Int32(m), Int32(c), transposed ? 1 : 0, Int32(tile.rawValue),
+                            u.mutableFloats.baseAddress!)
         withExtendedLifetime(w) {}
-        entries.append(Entry(weights: w.buffer, transposed: transposed, filters: u))
+        entries.append(Entry(weights: w.buffer, transposed: transposed, tile: tile, filters: u))
         return u
     }
 }

@@ -128,10 +128,10 @@ public struct Convolution: Operator {
             }
             return
         }
-        if Winograd.applies(g, group: group, inChannels: c, outChannels: m) {
-            let u = WinogradFilterCache.shared.filters(for: w, transposed: false)
+        if let tile = Winograd.tile(for: g, group: group, inChannels: c, outChannels: m) {
+            let u = WinogradFilterCache.shared.filters(for: w, transposed: false, tile: tile)
             Winograd.convolve(px, batch: g.batch, inChannels: c, height: g.height, width: g.width, padTop: g.padTop, padLeft: g.padLeft,
-                              filters: u.floats.baseAddress!, outChannels: m, outHeight: g.outHeight, outWidth: g.outWidth, po,
+                              tile: tile, filters: u.floats.baseAddress!, outChannels: m, outHeight: g.outHeight, outWidth: g.outWidth, po,
                               epilogue: epilogue)
             withExtendedLifetime(u) {}
             return
@@ -305,12 +305,12 @@ public struct ConvBackwardData: Operator {
         let cg = c / group, mg = m / group
         let hw = g.height * g.width, p = g.outHeight * g.outWidth
         let k = cg * g.kernelH * g.kernelW
-        if Winograd.applies(g, group: group, inChannels: m, outChannels: c) {
+        if let tile = Winograd.tile(for: g, group: group, inChannels: m, outChannels: c) {
             let dx = Tensor(uninitialized: inputShape)
-            let u = WinogradFilterCache.shared.filters(for: w, transposed: true)
+            let u = WinogradFilterCache.shared.filters(for: w, transposed: true, tile: tile)
             let (padTop, padLeft) = Winograd.transposedGeometry(g)
             Winograd.convolve(gy.floats.baseAddress!, batch: g.batch, inChannels: m, height: g.outHeight, width: g.outWidth,
-                              padTop: padTop, padLeft: padLeft, filters: u.floats.baseAddress!, outChannels: c,
+                              padTop: padTop, padLeft: padLeft, tile: tile, filters: u.floats.baseAddress!, outChannels: c,
                               outHeight: g.height, outWidth: g.width, dx.mutableFloats.baseAddress!,
                               epilogue: OutputEpilogue(bias: nil, activation: nil))
             withExtendedLifetime((gy, u)) {}

@@ -41,20 +41,21 @@ void ck_erf(const float *x, float *out, size_t n);
 /// out[i] = 0.5 · x · (1 + erf(x / √2)) (GELU), with ck_erf's erf.
 void ck_gelu(const float *x, float *out, size_t n);
 
-/// Winograd F(2×2, 3×3), the transforms around its 16 matrix products (see winograd.c).
-/// Filters: w is (m, c, 3, 3); u[ξ][o][i] for ξ < 16 is the transform of filter (o, i) —
-/// (m × c) matrices, or with `transposed` the (c × m) filters of the transposed convolution
-/// (w[i][o] turned by 180°).
-void ck_winograd_filters(const float *w, int m, int c, int transposed, float *u);
+/// Winograd F(tile×tile, 3×3), tile 2 or 4: the transforms around its (tile + 2)² matrix
+/// products (see winograd.c). Filters: w is (m, c, 3, 3); u[ξ][o][i] for ξ < (tile + 2)² is
+/// the transform of filter (o, i) — (m × c) matrices, or with `transposed` the (c × m)
+/// filters of the transposed convolution (w[i][o] turned by 180°).
+void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile, float *u);
 
 /// One input plane (h × w, read with pad_top / pad_left zeros before it and zeros after) as
-/// tiles_h × tiles_w 4×4 tiles with stride 2: writes v[ξ·xi_stride + ty·tiles_w + tx].
-/// Returns 0, or −1 when its scratch cannot be allocated.
-int ck_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int tiles_h, int tiles_w, float *v, size_t xi_stride);
+/// tiles_h × tiles_w (tile + 2)² tiles with stride `tile`: writes
+/// v[ξ·xi_stride + ty·tiles_w + tx]. Returns 0, or −1 when its scratch cannot be allocated.
+int ck_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int tile, int tiles_h, int tiles_w, float *v,
+                      size_t xi_stride);
 
-/// One output plane from its 16 products m[ξ·xi_stride + tile]: writes the out_h × out_w
-/// plane y = min(max(value + bias, lo), hi). Returns 0, or −1 when out of memory.
-int ck_winograd_output(const float *m, size_t xi_stride, int tiles_h, int tiles_w, float *y, int out_h, int out_w,
+/// One output plane from its (tile + 2)² products m[ξ·xi_stride + tile index]: writes the
+/// out_h × out_w plane y = min(max(value + bias, lo), hi). Returns 0, or −1 when out of memory.
+int ck_winograd_output(const float *m, size_t xi_stride, int tile, int tiles_h, int tiles_w, float *y, int out_h, int out_w,
                        float bias, float lo, float hi);
 
 /// Softmax of each of `rows` contiguous rows of n values (out may not alias x); exp within
