@@ -202,6 +202,73 @@ struct TransformerOperatorTests {
         #expect(v.shape == [5] && v.toFloats() == inputs[1].toFloats()[0..<5].map { $0 + 1 })
     }
 
+    @Test("a residual Add after a projection joins its product", arguments: [false, true])
+    func matMulBiasResidualFusion(_ residualFirst: Bool) throws {
+        var rng = SplitMix(seed: 41)
+        var g = Graph()
+        let x = try g.addValue("x"), r = try g.addValue("r"), product = try g.addValue("product")
+        let projected = try g.addValue("projected"), y = try g.addValue("y")
+        g.inputs = [x, r]
+        let w = g.addConstant("W", rng.tensor([6, 5])), bias = g.addConstant("b", rng.tensor([5]))
+        g.nodes = [Node(name: "mm", op: MatMul(), inputs: [x, w], outputs: [product]),
+                   Node(name: "bias", op: Binary(.add), inputs: [product, bias], outputs: [projected]),
+                   Node(name: "residual", op: Binary(.add), inputs: residualFirst ? [r, projected] : [projected, r], outputs: [y])]
+        g.outputs = [y]
+        let fused = GraphOptimizer.optimize(g, protected: [y])
+        #expect(fused.nodes.count == 1 && (fused.nodes[0].op as? MatMulBias)?.addsResidual == true)
+        for residualShape in [[2, 7, 5], [1, 5]] {   // the second broadcasts: computed unfused
+            let feeds = [x: rng.tensor([2, 7, 6]), r: rng.tensor(residualShape)]
+            let reference = try Executor(g).evaluate(feeds, fetch: [y])[0]
+            let result = try Executor(fused).evaluate(feeds, fetch: [y])[0]
+            #expect(result.shape == [2, 7, 5] && Compare.maxAbs(result, reference) < 1e-6)
+        }
+        // A requested projection, or a constant residual, keeps the Add.
+        #expect(GraphOptimizer.optimize(g, protected: [y, projected]).nodes.count == 2)
+        var constant = g
+        constant.inputs = [x]
+        constant.constants[r] = rng.tensor([2, 7, 5])
+        #expect(GraphOptimizer.optimize(constant, protected: [y]).nodes.count == 2)
+    }
+
+    @Test func matMulBiasResidualVJP() throws {
+        var rng = SplitMix(seed: 42)
+        let inputs = [rng.tensor([2, 3, 4]), rng.tensor([4, 5]), rng.tensor([1, 5]), rng.tensor([2, 3, 5])]
+        #expect(try check.maxError(MatMulBias(addsResidual: true), inputs: inputs, check: [0, 1, 2, 3]) < 1e-2)
+    }
+
+    // MARK: Transpose + Split
+
+    /// Attention's qkv split: (B, N, 3, H, D) → Transpose(2, 0, 3, 1, 4) → Split on axis 0, with
+    /// the sizes as an input and as equal parts, and a split on an inner axis.
+    @Test("Split(Transpose(x)) becomes one pass, value for value", arguments: [(0, true), (0, false), (3, false)])
+    func transposeSplitFusion(_ axis: Int, _ sizesAsInput: Bool) throws {
+        var rng = SplitMix(seed: 43)
+        var g = Graph()
+        let x = try g.addValue("x"), t = try g.addValue("t")
+        let pieces = try (0..<3).map { try g.addValue("piece\($0)") }
+        g.inputs = [x]
+        var splitInputs: [ValueID?] = [t]
+        if sizesAsInput { splitInputs.append(g.addConstant("sizes", Tensor(shape: [3], int64s: [1, 1, 1]))) }
+        g.nodes = [Node(name: "t", op: Transpose(perm: [2, 0, 3, 1, 4]), inputs: [x], outputs: [t]),
+                   Node(name: "split", op: Split(axis: axis, numOutputs: 3), inputs: splitInputs, outputs: pieces)]
+        g.outputs = pieces
+        let fused = GraphOptimizer.optimize(g, protected: Set(pieces))
+        #expect(fused.nodes.count == 1 && fused.nodes[0].op is TransposedSplit)
+        let input = rng.tensor([2, 5, 3, 3, 4])
+        let reference = try Executor(g).evaluate([x: input], fetch: pieces)
+        let result = try Executor(fused).evaluate([x: input], fetch: pieces)
+        for (r, e) in zip(result, reference) { #expect(r.shape == e.shape && r.toFloats() == e.toFloats()) }
+        // A requested transpose keeps both nodes.
+        #expect(GraphOptimizer.optimize(g, protected: Set(pieces + [t])).nodes.count == 2)
+    }
+
+    @Test func transposedSplitVJP() throws {
+        var rng = SplitMix(seed: 44)
+        let op = TransposedSplit(transpose: Transpose(perm: [2, 0, 1]), split: Split(axis: 0, numOutputs: 2))
+        // The second piece alone: the first one's gradient is zeros, and the pieces land where they came from.
+        #expect(try check.maxError(op, inputs: [rng.tensor([3, 2, 4])], check: [0], outputIndex: 1, outputs: 2) < 1e-2)
+    }
+
     // MARK: Softmax
 
     /// Rows as attention produces them (long and short, wide ranges, −∞ for masked keys)

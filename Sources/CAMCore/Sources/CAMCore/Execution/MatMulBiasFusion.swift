@@ -13,4 +13,15 @@ extension GraphOptimizer {
             return (MatMulBias(), [a, w, biasID])
         }
     }
+
+    /// Replaces `Add(MatMulBias(A, W, b), R)` (either operand order) by
+    /// `MatMul+Bias+Add(A, W, b, R)` when R is not a constant and the product is not protected,
+    /// an output, or read elsewhere: the transformer's residual connections. The fused node
+    /// takes the Add's place in the order, where R is computed.
+    public static func fuseMatMulBiasResiduals(_ graph: Graph, protected: Set<ValueID>) -> Graph {
+        fuseIntoAdds(graph, protected: protected) { mm, residual in
+            guard graph.constants[residual] == nil, let op = mm.op as? MatMulBias, !op.addsResidual, mm.inputs.count == 3 else { return nil }
+            return (MatMulBias(addsResidual: true), mm.inputs + [residual])
+        }
+    }
 }

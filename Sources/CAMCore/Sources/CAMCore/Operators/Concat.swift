@@ -85,25 +85,33 @@ public struct Split: Operator {
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         guard let x = inputs.first ?? nil else { throw CAMError(.invalidModel, "Split needs an input") }
-        let a = axis < 0 ? axis + x.rank : axis
-        guard a >= 0 && a < x.rank else { throw CAMError(.invalidModel, "Split: axis \(axis) out of range for rank \(x.rank)") }
-        let sizes: [Int]
-        if inputs.count > 1, let s = inputs[1] {
-            sizes = try intList(s, "Split sizes")
-        } else {
-            guard numOutputs > 0 else { throw CAMError(.invalidModel, "Split: number of outputs is 0") }
-            let per = (x.shape[a] + numOutputs - 1) / numOutputs
-            sizes = (0..<numOutputs).map { Swift.max(0, Swift.min(per, x.shape[a] - $0 * per)) }
-        }
+        let (a, sizes) = try pieces(of: x.shape, sizesInput: inputs.count > 1 ? inputs[1] : nil)
         return try split(x, axis: a, sizes: sizes)
     }
 
+    /// The axis (non-negative) and the piece sizes a tensor of `shape` is split into: the
+    /// `split` input's, else `numOutputs` equal parts.
+    func pieces(of shape: [Int], sizesInput: Tensor?) throws -> (axis: Int, sizes: [Int]) {
+        let a = axis < 0 ? axis + shape.count : axis
+        guard a >= 0 && a < shape.count else { throw CAMError(.invalidModel, "Split: axis \(axis) out of range for rank \(shape.count)") }
+        if let sizesInput { return (a, try intList(sizesInput, "Split sizes")) }
+        guard numOutputs > 0 else { throw CAMError(.invalidModel, "Split: number of outputs is 0") }
+        let per = (shape[a] + numOutputs - 1) / numOutputs
+        return (a, (0..<numOutputs).map { Swift.max(0, Swift.min(per, shape[a] - $0 * per)) })
+    }
+
     public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
+        [Self.joinedGradient(&b, node, axis: axis)] + node.inputs.dropFirst().map { _ in nil }
+    }
+
+    /// The gradient of a split's input: its pieces' gradients (zeros for a piece without one)
+    /// concatenated along `axis`.
+    static func joinedGradient(_ b: inout GradientBuilder, _ node: GradientNode, axis: Int) -> ValueID {
         var parts: [ValueID?] = []
         for (k, g) in node.outputGradients.enumerated() {
             parts.append(g ?? b.apply(ZerosLike(), node.outputs[k]))
         }
-        return [b.apply(Concat(axis: axis), parts, outputs: 1)[0]] + node.inputs.dropFirst().map { _ in nil }
+        return b.apply(Concat(axis: axis), parts, outputs: 1)[0]
     }
 }
 
@@ -121,11 +129,7 @@ public struct SplitLike: Operator {
     }
 
     public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
-        var parts: [ValueID?] = []
-        for (k, g) in node.outputGradients.enumerated() {
-            parts.append(g ?? b.apply(ZerosLike(), node.outputs[k]))
-        }
-        return [b.apply(Concat(axis: axis), parts, outputs: 1)[0]] + node.inputs.dropFirst().map { _ in nil }
+        [Split.joinedGradient(&b, node, axis: axis)] + node.inputs.dropFirst().map { _ in nil }
     }
 }
 

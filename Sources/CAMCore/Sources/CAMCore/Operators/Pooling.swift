@@ -81,13 +81,15 @@ func maxPoolPlane(_ src: UnsafePointer<Float>, _ g: WindowGeometry, _ dst: Unsaf
     for y in 0..<h {
         let row = src + y * w, t = rows + y * ow
         // Edge columns: window by window, clipped.
-        for ox in Array(0..<innerLo) + Array(innerHi..<ow) {
-            var m = -Float.infinity
-            for kx in 0..<g.kernelW {
-                let ix = ox * g.strideW + first + kx * g.dilationW
-                if ix >= 0 && ix < w { m = pick(row[ix], m) }
+        for side in 0..<2 {
+            for ox in side == 0 ? 0..<innerLo : innerHi..<ow {
+                var m = -Float.infinity
+                for kx in 0..<g.kernelW {
+                    let ix = ox * g.strideW + first + kx * g.dilationW
+                    if ix >= 0 && ix < w { m = pick(row[ix], m) }
+                }
+                t[ox] = m
             }
-            t[ox] = m
         }
         // Inside: the common 3-wide / 2-wide stride-2 windows get loops the compiler
         // vectorises; other shapes a register-accumulated loop.

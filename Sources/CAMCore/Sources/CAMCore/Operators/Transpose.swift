@@ -19,21 +19,32 @@ public struct Transpose: Operator {
 
     public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
         guard let g = node.outputGradient else { return [nil] }
-        if perm.isEmpty { return [b.apply(Transpose(), g)] }
+        return [b.apply(inverse, g)]
+    }
+
+    /// The transpose that undoes this one.
+    var inverse: Transpose {
+        if perm.isEmpty { return Transpose() }
         var inverse = [Int](repeating: 0, count: perm.count)
         for (i, p) in perm.enumerated() { inverse[p] = i }
-        return [b.apply(Transpose(perm: inverse), g)]
+        return Transpose(perm: inverse)
     }
 }
 
-/// Materialises `x` with its dimensions permuted by `perm`.
-func transpose(_ x: Tensor, _ perm: [Int]) -> Tensor {
-    let outShape = perm.map { x.shape[$0] }
-    if perm == Array(0..<x.rank) { return x }
+/// Materialises `x` with its dimensions permuted by `perm` — only indices `slice.range` along
+/// output axis `slice.axis` when a slice is given (one piece of a split of the transpose).
+func transpose(_ x: Tensor, _ perm: [Int], slice: (axis: Int, range: Range<Int>)? = nil) -> Tensor {
+    if perm == Array(0..<x.rank) && slice == nil { return x }
     var strides = [Int](repeating: 1, count: x.rank)
     for d in stride(from: x.rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * x.shape[d + 1] }
     // Walk the output in order, reading the input through permuted strides.
     let permStrides = perm.map { strides[$0] }
+    var outShape = perm.map { x.shape[$0] }
+    var origin = 0
+    if let slice {
+        outShape[slice.axis] = slice.range.count
+        origin = slice.range.lowerBound * permStrides[slice.axis]
+    }
     let out = Tensor(uninitialized: outShape, dtype: x.dtype)
     let total = out.count
     if total == 0 { return out }
@@ -45,13 +56,16 @@ func transpose(_ x: Tensor, _ perm: [Int]) -> Tensor {
         var idx = [Int](repeating: 0, count: rank)
         for run in range {
             var rem = run
-            var base = 0
+            var base = origin
             for d in stride(from: rank - 2, through: 0, by: -1) {
                 idx[d] = rem % outShape[d]
                 rem /= outShape[d]
                 base += idx[d] * permStrides[d]
             }
-            if size == 4 {
+            if innerStride == 1 {
+                // The innermost axis stays innermost: a contiguous run.
+                (out.buffer.raw + run * inner * size).copyMemory(from: x.buffer.raw + base * size, byteCount: inner * size)
+            } else if size == 4 {
                 let s = x.buffer.raw.assumingMemoryBound(to: Float.self) + base
                 let o = out.buffer.raw.assumingMemoryBound(to: Float.self) + run * inner
                 for i in 0..<inner { o[i] = s[i * innerStride] }
