@@ -6,18 +6,19 @@ import TestSupport
 /// with F(2×2) below its tile count, F(2×2) only, im2col), against a direct convolution
 /// accumulated in double, on the edge cases of the tiling: odd and even sizes, every
 /// padding from 0 to 2 on each side, partial tiles, a fused epilogue. The batches are large
-/// enough for both tile sizes' minimum tile counts, so every case takes the Winograd path.
+/// enough for both tile sizes' minimum tile counts (48 and 64), so every case takes the
+/// Winograd path.
 @Suite("3×3 convolutions and their input gradients")
 struct WinogradTests {
     /// (input shape, output channels, pads top/left/bottom/right).
     static let shapes: [([Int], Int, [Int])] = [
-        ([8, 8, 8, 8], 8, [1, 1, 1, 1]),
-        ([8, 9, 7, 5], 12, [1, 1, 1, 1]),
-        ([16, 16, 6, 9], 8, [0, 0, 0, 0]),
-        ([8, 8, 5, 5], 10, [2, 2, 2, 2]),
+        ([12, 8, 8, 8], 8, [1, 1, 1, 1]),
+        ([12, 9, 7, 5], 12, [1, 1, 1, 1]),
+        ([24, 16, 6, 9], 8, [0, 0, 0, 0]),
+        ([12, 8, 5, 5], 10, [2, 2, 2, 2]),
         ([16, 10, 11, 4], 8, [0, 2, 1, 0]),
-        ([32, 8, 3, 3], 8, [1, 0, 2, 1]),
-        ([2, 32, 14, 14], 24, [1, 1, 1, 1]),
+        ([48, 8, 3, 3], 8, [1, 0, 2, 1]),
+        ([3, 32, 14, 14], 24, [1, 1, 1, 1]),
         ([1, 16, 29, 31], 16, [1, 1, 1, 1]),
     ]
     static let cases = Runtime.ConvolutionAlgorithm.allCases.flatMap { a in shapes.map { (a, $0.0, $0.1, $0.2) } }

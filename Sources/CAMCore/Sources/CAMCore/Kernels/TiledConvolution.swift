@@ -21,8 +21,9 @@ enum TiledConvolution {
         let tasks = g.batch * bandsPerImage
         let workers = Swift.max(1, Swift.min(Runtime.threadCount, tasks))
         let scratchSize = pointwise ? 0 : k * bandRows * ow
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, workers * scratchSize))
-        defer { scratch.deallocate() }
+        let pooled = PooledFloats(count: workers * scratchSize)
+        defer { pooled.release() }
+        let scratch = pooled.pointer
         parallelEach(workers) { worker in
             let col = scratch + worker * scratchSize
             for task in stride(from: worker, to: tasks, by: workers) {

@@ -43,8 +43,10 @@ enum Winograd {
 
     /// Below this many tiles (small late layers at batch 1) the transformed filter matrices,
     /// (t+2)²/9 the size of the weights, cost more to stream than the multiplications saved;
-    /// im2col does better there (measured on ResNet-18's 7×7 and 14×14 layers).
-    static func minimumTiles(_ tile: Tile) -> Int { tile == .four ? 32 : 64 }
+    /// im2col does better there (measured on ResNet-18's 7×7 and 14×14 layers). F(4×4)'s
+    /// filters are 4× the weights: below 48 tiles (ResNet-18's 7×7 layer at batch 8) F(2×2)
+    /// is as fast and holds 2.25× less (measured: 32, 48, 64 and 128 tiles at batch 1, 8, 16).
+    static func minimumTiles(_ tile: Tile) -> Int { tile == .four ? 48 : 64 }
 
     /// The geometry of the input gradient of the stride-1 convolution `g`: a Winograd
     /// convolution of the output gradient (outHeight × outWidth) back to height × width.
@@ -67,9 +69,9 @@ enum Winograd {
         let perImage = positions * (c + m) * tilesPerImage
         let chunk = Swift.max(1, Swift.min(batch, (4 << 20) / Swift.max(perImage, 1)))
         let maxTiles = chunk * tilesPerImage
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: positions * c * maxTiles)
-        let products = UnsafeMutablePointer<Float>.allocate(capacity: positions * m * maxTiles)
-        defer { v.deallocate(); products.deallocate() }
+        let vScratch = PooledFloats(count: positions * c * maxTiles), productScratch = PooledFloats(count: positions * m * maxTiles)
+        defer { vScratch.release(); productScratch.release() }
+        let (v, products) = (vScratch.pointer, productScratch.pointer)
         for first in stride(from: 0, to: batch, by: chunk) {
             let images = Swift.min(chunk, batch - first)
             let tiles = images * tilesPerImage

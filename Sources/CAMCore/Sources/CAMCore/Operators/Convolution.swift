@@ -155,9 +155,9 @@ public struct Convolution: Operator {
         // by side and multiply once, so the weights are read once instead of once per image.
         if group == 1 && g.batch > 1 && p < 1024 {
             let np = g.batch * p
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * np)
-            let product = UnsafeMutablePointer<Float>.allocate(capacity: m * np)
-            defer { cols.deallocate(); product.deallocate() }
+            let colScratch = PooledFloats(count: k * np), productScratch = PooledFloats(count: m * np)
+            defer { colScratch.release(); productScratch.release() }
+            let (cols, product) = (colScratch.pointer, productScratch.pointer)
             // Image n's unfolded patches become columns n·p ..< (n+1)·p.
             if pointwise {
                 parallelFor(g.batch * k, grain: Swift.max(1, 16384 / p)) { rows in
@@ -180,8 +180,9 @@ public struct Convolution: Operator {
             }
             return
         }
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
-        defer { col?.deallocate() }
+        let colScratch = pointwise ? nil : PooledFloats(count: k * p)
+        defer { colScratch?.release() }
+        let col = colScratch?.pointer
         for n in 0..<g.batch {
             for grp in 0..<group {
                 let src = px + (n * c + grp * cg) * hw
@@ -327,8 +328,9 @@ public struct ConvBackwardData: Operator {
             return dx
         }
         let pointwise = g.isPointwise
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
-        defer { col?.deallocate() }
+        let colScratch = pointwise ? nil : PooledFloats(count: k * p)
+        defer { colScratch?.release() }
+        let col = colScratch?.pointer
         for n in 0..<g.batch {
             for grp in 0..<group {
                 let dst = pd + (n * c + grp * cg) * hw

@@ -47,3 +47,20 @@ final class BufferPool: @unchecked Sendable {
         p.deallocate()
     }
 }
+
+/// Float scratch memory for a kernel's temporaries, from the buffer pool: large blocks are
+/// handed back out instead of being returned to the system, trimmed and faulted in again on
+/// every call. Uninitialised; `release()` it when done (with `defer`).
+struct PooledFloats {
+    let pointer: UnsafeMutablePointer<Float>
+    private let raw: UnsafeMutableRawPointer
+    private let capacity: Int
+
+    init(count: Int) {
+        capacity = BufferPool.capacity(for: Swift.max(1, count) * MemoryLayout<Float>.stride)
+        raw = BufferPool.shared.allocate(capacity: capacity)
+        pointer = raw.bindMemory(to: Float.self, capacity: Swift.max(1, count))
+    }
+
+    func release() { BufferPool.shared.release(raw, capacity: capacity) }
+}
