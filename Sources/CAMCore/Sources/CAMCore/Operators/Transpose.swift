@@ -53,14 +53,28 @@ func transpose(_ x: Tensor, _ perm: [Int], slice: (axis: Int, range: Range<Int>)
     let innerStride = permStrides[rank - 1]
     let size = x.dtype.size
     parallelFor(total / inner, grain: max(1, 8192 / max(inner, 1))) { range in
+        guard let first = range.first else { return }
+        // The output index of the chunk's first run, by division; then counted up run by run.
         var idx = [Int](repeating: 0, count: rank)
+        var rem = first
+        var base = origin
+        for d in stride(from: rank - 2, through: 0, by: -1) {
+            idx[d] = rem % outShape[d]
+            rem /= outShape[d]
+            base += idx[d] * permStrides[d]
+        }
         for run in range {
-            var rem = run
-            var base = origin
-            for d in stride(from: rank - 2, through: 0, by: -1) {
-                idx[d] = rem % outShape[d]
-                rem /= outShape[d]
-                base += idx[d] * permStrides[d]
+            if run != first {
+                var d = rank - 2
+                idx[d] += 1
+                base += permStrides[d]
+                while idx[d] == outShape[d] && d > 0 {
+                    base -= outShape[d] * permStrides[d]
+                    idx[d] = 0
+                    d -= 1
+                    idx[d] += 1
+                    base += permStrides[d]
+                }
             }
             if innerStride == 1 {
                 // The innermost axis stays innermost: a contiguous run.
@@ -78,3 +92,4 @@ func transpose(_ x: Tensor, _ perm: [Int], slice: (axis: Int, range: Range<Int>)
     }
     return out
 }
+
