@@ -1,6 +1,6 @@
 #include "CKernels.h"
 #include "dispatch.h"
-#include "winograd4.h"
+#include "winograd_internal.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,12 +91,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
     float *pad = calloc((size_t)ph * pw + 4 * (size_t)ph * tw, sizeof(float));                     \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
-    for (int y = 0; y < ph; y++) {                                                                  \
-        const int iy = y - pad_top;                                                                 \
-        if (iy < 0 || iy >= h) continue;                                                            \
-        const int lo = pad_left, hi = pad_left + w < pw ? pad_left + w : pw;                        \
-        if (hi > lo) memcpy(pad + (size_t)y * pw + lo, x + (size_t)iy * w, sizeof(float) * (size_t)(hi - lo)); \
-    }                                                                                               \
+    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, pad);                                     \
     const size_t rs = (size_t)ph * tw;                                                              \
     for (int y = 0; y < ph; y++) {                                                                  \
         const float *restrict p = pad + (size_t)y * pw;                                             \
@@ -178,12 +173,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
     float *pad = calloc((size_t)ph * pw + 6 * (size_t)ph * tw, sizeof(float));                     \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
-    for (int y = 0; y < ph; y++) {                                                                  \
-        const int iy = y - pad_top;                                                                 \
-        if (iy < 0 || iy >= h) continue;                                                            \
-        const int lo = pad_left, hi = pad_left + w < pw ? pad_left + w : pw;                        \
-        if (hi > lo) memcpy(pad + (size_t)y * pw + lo, x + (size_t)iy * w, sizeof(float) * (size_t)(hi - lo)); \
-    }                                                                                               \
+    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, pad);                                     \
     const size_t rs = (size_t)ph * tw;                                                              \
     for (int y = 0; y < ph; y++) {                                                                  \
         const float *restrict p = pad + (size_t)y * pw;                                             \

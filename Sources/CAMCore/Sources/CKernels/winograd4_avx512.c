@@ -1,5 +1,5 @@
 #include "dispatch.h"
-#include "winograd4.h"
+#include "winograd_internal.h"
 
 /*
  * F(4×4, 3×3)'s input and output transforms with AVX-512 intrinsics, 16 tiles per vector.
@@ -61,12 +61,7 @@ AVX512_FN int ck_winograd4_input_avx512(const float *restrict x, int h, int w, i
     float *pad = calloc(plane + 6 * rs, sizeof(float));
     if (!pad) return -1;
     float *restrict rt = pad + plane;
-    for (int y = 0; y < ph; y++) {
-        const int iy = y - pad_top;
-        if (iy < 0 || iy >= h) continue;
-        const int lo = pad_left, hi = pad_left + w < pw ? pad_left + w : pw;
-        if (hi > lo) memcpy(pad + (size_t)y * pw + lo, x + (size_t)iy * w, sizeof(float) * (size_t)(hi - lo));
-    }
+    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, pad);
     __m512i index[4];
     for (int j = 0; j < 4; j++) index[j] = _mm512_add_epi32(_mm512_set1_epi32(j), _mm512_mullo_epi32(_mm512_set1_epi32(4),
         _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)));

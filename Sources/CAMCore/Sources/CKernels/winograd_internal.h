@@ -1,0 +1,22 @@
+/* Shared by winograd.c and winograd4_avx512.c (not part of the module's API). */
+#pragma once
+#include <stddef.h>
+#include <string.h>
+
+/* Copies an h × w plane into a zeroed ph × pw scratch at (pad_top, pad_left); rows and columns
+ * falling outside the scratch are dropped (the tiles never read them). */
+static inline void ck_winograd_pad(const float *x, int h, int w, int pad_top, int pad_left, int ph, int pw, float *pad) {
+    for (int y = 0; y < ph; y++) {
+        const int iy = y - pad_top;
+        if (iy < 0 || iy >= h) continue;
+        const int lo = pad_left, hi = pad_left + w < pw ? pad_left + w : pw;
+        if (hi > lo) memcpy(pad + (size_t)y * pw + lo, x + (size_t)iy * w, sizeof(float) * (size_t)(hi - lo));
+    }
+}
+
+/* F(4×4, 3×3)'s transforms with AVX-512 intrinsics (winograd4_avx512.c), called by winograd.c's
+ * dispatch on CPUs that have it; same arguments and results as its portable kernels. */
+int ck_winograd4_input_avx512(const float *x, int h, int w, int pad_top, int pad_left, int th, int tw, float *v,
+                              size_t xi_stride);
+int ck_winograd4_output_avx512(const float *mm, size_t xi_stride, int th, int tw, float *y, int out_h, int out_w,
+                               float bias, float lo, float hi);
