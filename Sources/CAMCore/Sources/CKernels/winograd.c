@@ -115,6 +115,18 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
     free(pad);                                                                                      \
     return 0;
 
+/* The output tiles' scratch (pitch sw) → the out_h × out_w plane y, with bias and clamp. */
+#define STORE_BIAS_CLAMP                                                                            \
+    for (int oy = 0; oy < out_h; oy++) {                                                            \
+        const float *restrict src = scratch + (size_t)oy * sw;                                      \
+        float *restrict dst = y + (size_t)oy * out_w;                                               \
+        for (int ox = 0; ox < out_w; ox++) {                                                        \
+            float t = src[ox] + bias;                                                               \
+            t = t < lo ? lo : t;                                                                    \
+            dst[ox] = t > hi ? hi : t;                                                              \
+        }                                                                                           \
+    }
+
 /*
  * Output transform of one plane: Aᵀ M A down the columns, then along the rows into a
  * (2·th) × (2·tw) scratch, whose top-left out_h × out_w corner gets the bias and clamp.
@@ -142,15 +154,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
-    for (int oy = 0; oy < out_h; oy++) {                                                            \
-        const float *restrict src = scratch + (size_t)oy * sw;                                      \
-        float *restrict dst = y + (size_t)oy * out_w;                                               \
-        for (int ox = 0; ox < out_w; ox++) {                                                        \
-            float t = src[ox] + bias;                                                               \
-            t = t < lo ? lo : t;                                                                    \
-            dst[ox] = t > hi ? hi : t;                                                              \
-        }                                                                                           \
-    }                                                                                               \
+    STORE_BIAS_CLAMP                                                                                \
     free(scratch);                                                                                  \
     return 0;
 
@@ -236,15 +240,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
-    for (int oy = 0; oy < out_h; oy++) {                                                            \
-        const float *restrict src = scratch + (size_t)oy * sw;                                      \
-        float *restrict dst = y + (size_t)oy * out_w;                                               \
-        for (int ox = 0; ox < out_w; ox++) {                                                        \
-            float t = src[ox] + bias;                                                               \
-            t = t < lo ? lo : t;                                                                    \
-            dst[ox] = t > hi ? hi : t;                                                              \
-        }                                                                                           \
-    }                                                                                               \
+    STORE_BIAS_CLAMP                                                                                \
     free(scratch);                                                                                  \
     return 0;
 
