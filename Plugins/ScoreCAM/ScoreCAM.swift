@@ -20,66 +20,68 @@ final class ScoreCAM: ChannelWeightedCAM {
         let batchSize = try context.options.int("batch-size", default: 16)
         guard batchSize > 0 else { throw CAMError(.usage, "option batch-size: must be positive") }
         let a = layer.activations
-        let (n, c) = (a.shape[0], a.shape[1])
+        let (n, c, h, w) = (a.shape[0], a.shape[1], a.shape[2], a.shape[3])
         let topChannels = try context.options.int("top-channels", default: c)
         guard topChannels > 0 else { throw CAMError(.usage, "option top-channels: must be positive") }
         let size = context.inputSize
-        let plane = size.height * size.width
-        let (h, w) = (a.shape[2], a.shape[3])
-        /// One channel's map upsampled to the input — computed per batch, so memory stays
-        /// bounded by the batch size whatever the channel count.
-        func mask(_ i: Int, _ ch: Int) throws -> [Float] {
-            let one = a.batchItem(i).batchItem(ch).reshaped(to: [1, 1, h, w])
-            return try CAMMath.upsampleAlignCorners(one, to: size).toFloats()
-        }
         let nchwInput = context.model.inputLayout == .nhwc ? try CAMMath.channelsFirst(context.input) : context.input
         let channels = nchwInput.shape[1]
         var weights = [Float](repeating: 0, count: n * c)
         var zeroInputOutputs: [Tensor]?
         for i in 0..<n {
-            let image = nchwInput.batchItem(i).toFloats()
-            let chosen = topChannels >= c ? Array(0..<c) : try Self.mostVarying(a.batchItem(i), count: topChannels)
-            // Channels whose mask is all zeros share one score: the model's on a zero input.
-            let isZero = try chosen.map { ch -> Bool in
-                let m = try mask(i, ch)
-                let lo = m.min()!
-                return m.allSatisfy { ($0 - lo) == 0 }
-            }
-            var zeroScore: Float?
-            if isZero.contains(true) {
-                if zeroInputOutputs == nil {
-                    var zero = Tensor(zeros: [1, channels, size.height, size.width])
-                    if context.model.inputLayout == .nhwc { zero = try CAMMath.channelsLast(zero) }
-                    zeroInputOutputs = try context.outputs(for: zero)
-                }
-                zeroScore = try context.score(image: i, outputs: zeroInputOutputs!.map { $0.batchItem(0) })
-            }
-            let live = chosen.indices.filter { !isZero[$0] }.map { chosen[$0] }
-            var liveScores: [Float] = []
-            for start in stride(from: 0, to: live.count, by: batchSize) {
-                let batch = Array(live[start..<Swift.min(start + batchSize, live.count)])
-                var masked = [Float](repeating: 0, count: batch.count * channels * plane)
-                for (k, ch) in batch.enumerated() {
-                    // (u − min) / (max − min + 1e-8), as upstream scales each upsampled channel.
-                    let m = try mask(i, ch)
-                    let lo = m.min()!, hi = m.max()!
-                    for q in 0..<channels {
-                        for p in 0..<plane {
-                            masked[(k * channels + q) * plane + p] = image[q * plane + p] * ((m[p] - lo) / (hi - lo + 1e-8))
-                        }
-                    }
-                }
-                var x = Tensor(shape: [batch.count, channels, size.height, size.width], floats: masked)
+            let image = nchwInput.batchItem(i)
+            let maps = a.batchItem(i)
+            let chosen = topChannels >= c ? Array(0..<c) : try Self.mostVarying(maps, count: topChannels)
+            var scores = [Float?](repeating: nil, count: chosen.count)
+            // Masked inputs waiting for a forward pass, with their positions in `chosen`.
+            var pending: [Tensor] = [], pendingPositions: [Int] = []
+            var done = 0
+            func runPending() throws {
+                guard !pending.isEmpty else { return }
+                var x = pending.count == 1 ? pending[0] : try Concat(axis: 0).forward(pending)[0]
                 if context.model.inputLayout == .nhwc { x = try CAMMath.channelsLast(x) }
                 let outputs = try context.outputs(for: x)
-                for k in batch.indices {
-                    liveScores.append(try context.score(image: i, outputs: outputs.map { $0.batchItem(k) }))
+                for (k, position) in pendingPositions.enumerated() {
+                    scores[position] = try context.score(image: i, outputs: outputs.map { $0.batchItem(k) })
                 }
-                context.progress(i * c + Swift.min(start + batchSize, live.count), of: n * c, "\(name) \(layer.name)")
+                done += pendingPositions.count
+                context.progress(i * c + done, of: n * c, "\(name) \(layer.name)")
+                (pending, pendingPositions) = ([], [])
             }
-            var next = liveScores.makeIterator()
-            let scores = isZero.map { $0 ? zeroScore! : next.next()! }
-            let p = softmax(scores)
+            // A batch's worth of channels at a time, upsampled to the input, so memory stays
+            // bounded by the batch size whatever the channel count.
+            for start in stride(from: 0, to: chosen.count, by: batchSize) {
+                let group = Array(chosen[start..<Swift.min(start + batchSize, chosen.count)])
+                let selected = Tensor(uninitialized: [1, group.count, h, w])
+                for (k, ch) in group.enumerated() {
+                    (selected.mutableFloats.baseAddress! + k * h * w).update(from: maps.floats.baseAddress! + ch * h * w, count: h * w)
+                }
+                let upsampled = try CAMMath.upsampleAlignCorners(selected, to: size)
+                let ranges = try CAMMath.planeRanges(upsampled)
+                var live: [Int] = []
+                for k in group.indices {
+                    if ranges[k].max - ranges[k].min != 0 { live.append(k); continue }
+                    // A mask that is all zeros masks the input to zeros: one score, the model's on a zero input.
+                    if zeroInputOutputs == nil {
+                        var zero = Tensor(zeros: [1, channels, size.height, size.width])
+                        if context.model.inputLayout == .nhwc { zero = try CAMMath.channelsLast(zero) }
+                        zeroInputOutputs = try context.outputs(for: zero)
+                    }
+                    scores[start + k] = try context.score(image: i, outputs: zeroInputOutputs!.map { $0.batchItem(0) })
+                }
+                // Live masks fill forward passes of exactly `batchSize` inputs.
+                var next = 0
+                while next < live.count {
+                    let take = Swift.min(batchSize - pendingPositions.count, live.count - next)
+                    let planes = Array(live[next..<(next + take)])
+                    pending.append(try CAMMath.maskedInputs(image, maps: upsampled, planes: planes, ranges: ranges))
+                    pendingPositions += planes.map { start + $0 }
+                    next += take
+                    if pendingPositions.count == batchSize { try runPending() }
+                }
+            }
+            try runPending()
+            let p = softmax(scores.map { $0! })
             for (k, ch) in chosen.enumerated() { weights[i * c + ch] = p[k] }
         }
         return Tensor(shape: [n, c], floats: weights)
