@@ -4,10 +4,15 @@
 /// and given its bias and activation — instead of three passes over the whole plane in memory.
 /// Bands are spread over the threads, each multiplying on its own.
 enum TiledConvolution {
-    /// Whether `g` (ungrouped) is better done in tiles: output planes of at least 1024 pixels.
+    /// Whether `g` (ungrouped) is better done in tiles: output planes of at least `minimumPlane` pixels.
     static func applies(_ g: WindowGeometry, group: Int) -> Bool {
-        group == 1 && g.outHeight * g.outWidth >= 1024
+        group == 1 && g.outHeight * g.outWidth >= minimumPlane
     }
+
+    /// Output planes from this size (ResNet-18's 28×28 stride-2 convolutions included) run in
+    /// bands; smaller ones are unfolded for the whole batch at once. Measured on ResNet-18 at
+    /// batch 8: 784-pixel planes 0.90 → 0.66 ms per image in bands, 196-pixel ones 0.58 → 0.94.
+    static let minimumPlane = 512
 
     /// `out = epilogue(conv(x, w))` for (batch, c, h, w) → (batch, m, oh, ow), weights m × k.
     static func convolve(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry, outChannels m: Int,

@@ -153,7 +153,7 @@ public struct Convolution: Operator {
         }
         // Small output planes make thin GEMMs (n = h·w): for a batch, unfold every image side
         // by side and multiply once, so the weights are read once instead of once per image.
-        if group == 1 && g.batch > 1 && p < 1024 {
+        if group == 1 && g.batch > 1 && p < TiledConvolution.minimumPlane {
             let np = g.batch * p
             let colScratch = PooledFloats(count: k * np), productScratch = PooledFloats(count: m * np)
             defer { colScratch.release(); productScratch.release() }
