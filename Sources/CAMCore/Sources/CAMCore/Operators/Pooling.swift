@@ -65,35 +65,44 @@ extension WindowGeometry {
     }
 }
 
-/// Max pooling of one plane, separably: each input row is pooled horizontally into a
-/// scratch row, then the scratch rows are pooled vertically. Both passes are plain loops
-/// over contiguous (or constant-stride) memory that the compiler vectorises. NaN propagates.
+/// Max pooling of one plane, separably: for each output row, the input rows its window
+/// covers are pooled into a scratch row (contiguous loops the compiler vectorises), which is
+/// then pooled horizontally — so the strided horizontal pass runs on output rows only, not on
+/// every input row. NaN propagates.
 func maxPoolPlane(_ src: UnsafePointer<Float>, _ g: WindowGeometry, _ dst: UnsafeMutablePointer<Float>) {
     let (h, w, oh, ow) = (g.height, g.width, g.outHeight, g.outWidth)
-    let rows = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)
-    defer { rows.deallocate() }
+    let column = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(w, 1))
+    defer { column.deallocate() }
     @inline(__always) func pick(_ v: Float, _ cur: Float) -> Float { v > cur || v.isNaN ? v : cur }
     // Output columns whose whole window lies inside the row (no bounds checks needed there).
     let first = -g.padLeft, span = (g.kernelW - 1) * g.dilationW
     var innerLo = 0, innerHi = ow
     while innerLo < ow && innerLo * g.strideW + first < 0 { innerLo += 1 }
     while innerHi > innerLo && (innerHi - 1) * g.strideW + first + span >= w { innerHi -= 1 }
-    for y in 0..<h {
-        let row = src + y * w, t = rows + y * ow
-        // Edge columns: window by window, clipped.
+    for oy in 0..<oh {
+        // Down the window's rows.
+        column.update(repeating: -.infinity, count: w)
+        for ky in 0..<g.kernelH {
+            let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+            if iy < 0 || iy >= h { continue }
+            let row = src + iy * w
+            for x in 0..<w { column[x] = pick(row[x], column[x]) }
+        }
+        // Along the pooled row. Edge columns: window by window, clipped.
+        let t = dst + oy * ow
         for side in 0..<2 {
             for ox in side == 0 ? 0..<innerLo : innerHi..<ow {
                 var m = -Float.infinity
                 for kx in 0..<g.kernelW {
                     let ix = ox * g.strideW + first + kx * g.dilationW
-                    if ix >= 0 && ix < w { m = pick(row[ix], m) }
+                    if ix >= 0 && ix < w { m = pick(column[ix], m) }
                 }
                 t[ox] = m
             }
         }
         // Inside: the common 3-wide / 2-wide stride-2 windows get loops the compiler
         // vectorises; other shapes a register-accumulated loop.
-        let base = row + first
+        let base = UnsafePointer(column) + first
         if g.kernelW == 3 && g.strideW == 2 && g.dilationW == 1 {
             for ox in innerLo..<innerHi { t[ox] = pick(pick(base[2 * ox], base[2 * ox + 1]), base[2 * ox + 2]) }
         } else if g.kernelW == 2 && g.strideW == 2 && g.dilationW == 1 {
@@ -105,16 +114,6 @@ func maxPoolPlane(_ src: UnsafePointer<Float>, _ g: WindowGeometry, _ dst: Unsaf
                 for kx in 1..<Swift.max(g.kernelW, 1) { m = pick(p[kx * g.dilationW], m) }
                 t[ox] = m
             }
-        }
-    }
-    for oy in 0..<oh {
-        let d = dst + oy * ow
-        d.update(repeating: -.infinity, count: ow)
-        for ky in 0..<g.kernelH {
-            let iy = oy * g.strideH - g.padTop + ky * g.dilationH
-            if iy < 0 || iy >= h { continue }
-            let t = rows + iy * ow
-            for ox in 0..<ow { d[ox] = pick(t[ox], d[ox]) }
         }
     }
 }
