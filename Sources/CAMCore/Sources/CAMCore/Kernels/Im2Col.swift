@@ -34,6 +34,9 @@ func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col
                 for ox in 0..<oxLo { d[ox] = 0 }
                 if g.strideW == 1 {
                     (d + oxLo).update(from: src + oxLo, count: oxHi - oxLo)
+                } else if g.strideW == 2 {
+                    // A constant stride the compiler turns into vector shuffles (ResNet stems, downsampling).
+                    for ox in oxLo..<oxHi { d[ox] = src[2 * ox] }
                 } else {
                     for ox in oxLo..<oxHi { d[ox] = src[ox * g.strideW] }
                 }
