@@ -88,10 +88,10 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
  */
 #define INPUT_BODY                                                                                  \
     const int ph = 2 * th + 2, pw = 2 * tw + 2;                                                     \
-    float *pad = calloc((size_t)ph * pw + 4 * (size_t)ph * tw, sizeof(float));                     \
+    float *pad = malloc(sizeof(float) * ((size_t)ph * pw + 4 * (size_t)ph * tw));                  \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
-    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, pad);                                     \
+    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad);                    \
     const size_t rs = (size_t)ph * tw;                                                              \
     for (int y = 0; y < ph; y++) {                                                                  \
         const float *restrict p = pad + (size_t)y * pw;                                             \
@@ -174,10 +174,10 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
 
 #define INPUT4_BODY                                                                                 \
     const int ph = 4 * th + 2, pw = 4 * tw + 2;                                                     \
-    float *pad = calloc((size_t)ph * pw + 6 * (size_t)ph * tw, sizeof(float));                     \
+    float *pad = malloc(sizeof(float) * ((size_t)ph * pw + 6 * (size_t)ph * tw));                  \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
-    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, pad);                                     \
+    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad);                    \
     const size_t rs = (size_t)ph * tw;                                                              \
     for (int y = 0; y < ph; y++) {                                                                  \
         const float *restrict p = pad + (size_t)y * pw;                                             \

@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AVX512_FN __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
-
 /* Bᵀ of F(4×4, 3×3) on six vectors, as BT4 in winograd.c. */
 #define BT4V(d0, d1, d2, d3, d4, d5, o)                                                             \
     {                                                                                               \
@@ -44,7 +42,7 @@
     }
 
 /* Lanes 0–15 = elements j, j+4, …, j+60 of the 64 floats at p: one stride-4 phase. */
-AVX512_FN static inline __m512 phase(const float *p, __m512i index) {
+CK_AVX512 static inline __m512 phase(const float *p, __m512i index) {
     const __m512 lo = _mm512_permutex2var_ps(_mm512_loadu_ps(p), index, _mm512_loadu_ps(p + 16));
     const __m512 hi = _mm512_permutex2var_ps(_mm512_loadu_ps(p + 32), index, _mm512_loadu_ps(p + 48));
     return _mm512_shuffle_f32x4(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
@@ -53,15 +51,15 @@ AVX512_FN static inline __m512 phase(const float *p, __m512i index) {
 /* Slack after the padded plane for the last block's reads (up to 68 floats past a tile row). */
 enum { READ_SLACK = 80 };
 
-AVX512_FN int ck_winograd4_input_avx512(const float *restrict x, int h, int w, int pad_top, int pad_left, int th, int tw,
+CK_AVX512 int ck_winograd4_input_avx512(const float *restrict x, int h, int w, int pad_top, int pad_left, int th, int tw,
                                         float *restrict v, size_t xi_stride) {
     const int ph = 4 * th + 2, pw = 4 * tw + 2;
     const int blocks = (tw + 15) / 16, tws = 16 * blocks;
     const size_t plane = (size_t)ph * pw + READ_SLACK, rs = (size_t)ph * tws;
-    float *pad = calloc(plane + 6 * rs, sizeof(float));
+    float *pad = malloc(sizeof(float) * (plane + 6 * rs));
     if (!pad) return -1;
     float *restrict rt = pad + plane;
-    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, pad);
+    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, plane, pad);
     __m512i index[4];
     for (int j = 0; j < 4; j++) index[j] = _mm512_add_epi32(_mm512_set1_epi32(j), _mm512_mullo_epi32(_mm512_set1_epi32(4),
         _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)));
@@ -98,7 +96,7 @@ AVX512_FN int ck_winograd4_input_avx512(const float *restrict x, int h, int w, i
     return 0;
 }
 
-AVX512_FN int ck_winograd4_output_avx512(const float *restrict mm, size_t xi_stride, int th, int tw, float *restrict y,
+CK_AVX512 int ck_winograd4_output_avx512(const float *restrict mm, size_t xi_stride, int th, int tw, float *restrict y,
                                          int out_h, int out_w, float bias, float lo, float hi) {
     const int blocks = (tw + 15) / 16, tws = 16 * blocks, sw = 4 * tws;
     float *scratch = malloc(sizeof(float) * ((size_t)4 * th * sw + 24 * (size_t)tws));

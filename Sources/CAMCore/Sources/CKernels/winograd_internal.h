@@ -3,9 +3,13 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Copies an h × w plane into a zeroed ph × pw scratch at (pad_top, pad_left); rows and columns
- * falling outside the scratch are dropped (the tiles never read them). */
-static inline void ck_winograd_pad(const float *x, int h, int w, int pad_top, int pad_left, int ph, int pw, float *pad) {
+/* Fills the first `zeroed` floats of `pad` (at least its ph × pw plane) with zeros and copies an
+ * h × w plane in at (pad_top, pad_left); rows and columns falling outside the ph × pw scratch
+ * are dropped (the tiles never read them). The scratch after it (the row transforms) is left
+ * alone: the transforms overwrite it whole. */
+static inline void ck_winograd_pad(const float *x, int h, int w, int pad_top, int pad_left, int ph, int pw, size_t zeroed,
+                                   float *pad) {
+    memset(pad, 0, sizeof(float) * zeroed);
     for (int y = 0; y < ph; y++) {
         const int iy = y - pad_top;
         if (iy < 0 || iy >= h) continue;
