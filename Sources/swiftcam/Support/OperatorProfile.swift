@@ -40,7 +40,7 @@ final class OperatorProfile: @unchecked Sendable {
     }
 
     /// A table of the operators (and the `nodes` slowest nodes), in ms per image.
-    func report(images: Int, nodes: Int = 10) -> String {
+    func report(images: Int, nodes: Int = Int(ProcessInfo.processInfo.environment["SWIFTCAM_PROFILE_NODES"] ?? "") ?? 10) -> String {
         lock.lock()
         defer { lock.unlock() }
         let scale = 1000 / Double(Swift.max(images, 1))

@@ -5,7 +5,8 @@ import TestSupport
 /// 3×3 stride-1 convolutions and their input gradients, by each algorithm (Winograd F(4×4)
 /// with F(2×2) below its tile count, F(2×2) only, im2col), against a direct convolution
 /// accumulated in double, on the edge cases of the tiling: odd and even sizes, every
-/// padding from 0 to 2 on each side, partial tiles, a fused epilogue. The batches are large
+/// padding from 0 to 2 on each side, partial tiles, a fused epilogue, and the blocking edges
+/// of the packed matrix product (`gemm_packed.c`). The batches are large
 /// enough for both tile sizes' minimum tile counts (48 and 64), so every case takes the
 /// Winograd path.
 @Suite("3×3 convolutions and their input gradients")
@@ -20,6 +21,10 @@ struct WinogradTests {
         ([48, 8, 3, 3], 8, [1, 0, 2, 1]),
         ([3, 32, 14, 14], 24, [1, 1, 1, 1]),
         ([1, 16, 29, 31], 16, [1, 1, 1, 1]),
+        // The packed GEMM's edges (AVX-512): more input channels than one 128-wide slab, a
+        // partial block of 8 output channels, more tiles than one 960-column block of B.
+        ([6, 136, 12, 12], 20, [1, 1, 1, 1]),
+        ([4, 8, 62, 64], 8, [1, 1, 1, 1]),
     ]
     static let cases = Runtime.ConvolutionAlgorithm.allCases.flatMap { a in shapes.map { (a, $0.0, $0.1, $0.2) } }
 

@@ -1,5 +1,6 @@
 #include "CKernels.h"
 #include "dispatch.h"
+#include "scratch.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,7 +95,7 @@ static inline void ck_unpad_add(const float *scratch, const ck_window *g, const 
     const int oh = g->out_height, ow = g->out_width, sh = g->stride_h, sw = g->stride_w;           \
     const ck_padded p = ck_padded_geometry(g);                                                      \
     const size_t flat = sh == 1 ? (size_t)oh * p.wq : 0;                                            \
-    float *scratch = malloc(sizeof(float) * (p.phase_size * sw + flat));                           \
+    float *scratch = ck_thread_scratch(p.phase_size * sw + flat);                                   \
     if (!scratch) return -1;                                                                        \
     float *restrict flat_out = scratch + p.phase_size * sw;                                         \
     ck_pad_plane(x, g, &p, scratch);                                                                \
@@ -126,7 +127,6 @@ static inline void ck_unpad_add(const float *scratch, const ck_window *g, const 
         for (int oy = 0; oy < oh; oy++)                                                             \
             memcpy(out + (size_t)oy * ow, flat_out + (size_t)oy * p.wq, sizeof(float) * (size_t)ow); \
     }                                                                                               \
-    free(scratch);                                                                                  \
     return 0;
 
 /* The transpose: gout (at the scratch's pitch) scattered through the taps into the padded
@@ -135,8 +135,9 @@ static inline void ck_unpad_add(const float *scratch, const ck_window *g, const 
     const int oh = g->out_height, ow = g->out_width, sh = g->stride_h, sw = g->stride_w;           \
     const ck_padded p = ck_padded_geometry(g);                                                      \
     const size_t flat = sh == 1 ? (size_t)oh * p.wq : 0;                                           \
-    float *scratch = calloc(p.phase_size * sw + flat, sizeof(float));                              \
+    float *scratch = ck_thread_scratch(p.phase_size * sw + flat);                                   \
     if (!scratch) return;                                                                           \
+    memset(scratch, 0, sizeof(float) * (p.phase_size * sw + flat));                                \
     float *restrict spread = scratch + p.phase_size * sw;                                           \
     if (sh == 1) {                                                                                  \
         for (int oy = 0; oy < oh; oy++)                                                             \
@@ -156,8 +157,7 @@ static inline void ck_unpad_add(const float *scratch, const ck_window *g, const 
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
-    ck_unpad_add(scratch, g, &p, gin);                                                              \
-    free(scratch);
+    ck_unpad_add(scratch, g, &p, gin);
 
 #define BIAS_CLAMP_BODY                                                                             \
     for (size_t i = 0; i < n; i++) {                                                                \

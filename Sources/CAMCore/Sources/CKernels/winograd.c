@@ -1,5 +1,6 @@
 #include "CKernels.h"
 #include "dispatch.h"
+#include "scratch.h"
 #include "winograd_internal.h"
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
  */
 #define INPUT_BODY                                                                                  \
     const int ph = 2 * th + 2, pw = 2 * tw + 2;                                                     \
-    float *pad = malloc(sizeof(float) * ((size_t)ph * pw + 4 * (size_t)ph * tw));                  \
+    float *pad = ck_thread_scratch((size_t)ph * pw + 4 * (size_t)ph * tw);                          \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
     ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad);                    \
@@ -112,7 +113,6 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
-    free(pad);                                                                                      \
     return 0;
 
 /* The output tiles' scratch (pitch sw) → the out_h × out_w plane y, with bias and clamp. */
@@ -133,7 +133,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
  */
 #define OUTPUT_BODY                                                                                 \
     const int sw = 2 * tw;                                                                          \
-    float *scratch = malloc(sizeof(float) * ((size_t)2 * th * sw + 8 * (size_t)tw));               \
+    float *scratch = ck_thread_scratch((size_t)2 * th * sw + 8 * (size_t)tw);                       \
     if (!scratch) return -1;                                                                        \
     float *restrict s = scratch + (size_t)2 * th * sw;                                              \
     for (int ty = 0; ty < th; ty++) {                                                               \
@@ -155,7 +155,6 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
         }                                                                                           \
     }                                                                                               \
     STORE_BIAS_CLAMP                                                                                \
-    free(scratch);                                                                                  \
     return 0;
 
 /* F(4×4, 3×3)'s input transform: as INPUT_BODY, with (4·th + 2) × (4·tw + 2) scratch and
@@ -174,7 +173,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
 
 #define INPUT4_BODY                                                                                 \
     const int ph = 4 * th + 2, pw = 4 * tw + 2;                                                     \
-    float *pad = malloc(sizeof(float) * ((size_t)ph * pw + 6 * (size_t)ph * tw));                  \
+    float *pad = ck_thread_scratch((size_t)ph * pw + 6 * (size_t)ph * tw);                          \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
     ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad);                    \
@@ -201,7 +200,6 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
-    free(pad);                                                                                      \
     return 0;
 
 /* F(4×4, 3×3)'s output transform, Aᵀ's four rows: m0 + (m1 + m2) + (m3 + m4);
@@ -217,7 +215,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
 
 #define OUTPUT4_BODY                                                                                \
     const int sw = 4 * tw;                                                                          \
-    float *scratch = malloc(sizeof(float) * ((size_t)4 * th * sw + 24 * (size_t)tw));              \
+    float *scratch = ck_thread_scratch((size_t)4 * th * sw + 24 * (size_t)tw);                      \
     if (!scratch) return -1;                                                                        \
     float *restrict s = scratch + (size_t)4 * th * sw;                                              \
     for (int ty = 0; ty < th; ty++) {                                                               \
@@ -241,7 +239,6 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
         }                                                                                           \
     }                                                                                               \
     STORE_BIAS_CLAMP                                                                                \
-    free(scratch);                                                                                  \
     return 0;
 
 #define DEFINE_WINOGRAD_VARIANTS(attribute, suffix)                                                 \

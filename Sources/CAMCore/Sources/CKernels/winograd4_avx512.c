@@ -1,4 +1,5 @@
 #include "dispatch.h"
+#include "scratch.h"
 #include "winograd_internal.h"
 
 /*
@@ -56,7 +57,7 @@ CK_AVX512 int ck_winograd4_input_avx512(const float *restrict x, int h, int w, i
     const int ph = 4 * th + 2, pw = 4 * tw + 2;
     const int blocks = (tw + 15) / 16, tws = 16 * blocks;
     const size_t plane = (size_t)ph * pw + READ_SLACK, rs = (size_t)ph * tws;
-    float *pad = malloc(sizeof(float) * (plane + 6 * rs));
+    float *pad = ck_thread_scratch(plane + 6 * rs);
     if (!pad) return -1;
     float *restrict rt = pad + plane;
     ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, plane, pad);
@@ -92,14 +93,13 @@ CK_AVX512 int ck_winograd4_input_avx512(const float *restrict x, int h, int w, i
             }
         }
     }
-    free(pad);
     return 0;
 }
 
 CK_AVX512 int ck_winograd4_output_avx512(const float *restrict mm, size_t xi_stride, int th, int tw, float *restrict y,
                                          int out_h, int out_w, float bias, float lo, float hi) {
     const int blocks = (tw + 15) / 16, tws = 16 * blocks, sw = 4 * tws;
-    float *scratch = malloc(sizeof(float) * ((size_t)4 * th * sw + 24 * (size_t)tws));
+    float *scratch = ck_thread_scratch((size_t)4 * th * sw + 24 * (size_t)tws);
     if (!scratch) return -1;
     float *restrict s = scratch + (size_t)4 * th * sw;
     for (int ty = 0; ty < th; ty++) {
@@ -157,7 +157,6 @@ CK_AVX512 int ck_winograd4_output_avx512(const float *restrict mm, size_t xi_str
             _mm512_mask_storeu_ps(dst + ox, mask, _mm512_min_ps(vhi, _mm512_max_ps(vlo, t)));
         }
     }
-    free(scratch);
     return 0;
 }
 #endif

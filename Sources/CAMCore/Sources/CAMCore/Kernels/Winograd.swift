@@ -55,11 +55,11 @@ enum Winograd {
     }
 
     /// `out = epilogue(conv3×3(x))` for a batch: `x` is (batch, inChannels, height, width),
-    /// `filters` the 16 transformed (outChannels × inChannels) matrices, `out` is
+    /// `filters` the (t+2)² transformed (outChannels × inChannels) matrices, `out` is
     /// (batch, outChannels, outHeight, outWidth); the input is read with `padTop`/`padLeft`
     /// zeros before it and zeros after.
     static func convolve(_ x: UnsafePointer<Float>, batch: Int, inChannels c: Int, height: Int, width: Int,
-                         padTop: Int, padLeft: Int, tile: Tile, filters u: UnsafePointer<Float>, outChannels m: Int,
+                         padTop: Int, padLeft: Int, tile: Tile, filters: TransformedFilters, outChannels m: Int,
                          outHeight: Int, outWidth: Int, _ out: UnsafeMutablePointer<Float>, epilogue: OutputEpilogue) {
         let (th, tw) = tile.tiles(outHeight, outWidth)
         let tilesPerImage = th * tw
@@ -82,12 +82,11 @@ enum Winograd {
                 let src = x + ((first + n) * c + ch) * height * width
                 let status = ck_winograd_input(src, Int32(height), Int32(width), Int32(padTop), Int32(padLeft), Int32(tile.rawValue),
                                                Int32(th), Int32(tw), v + ch * tiles + n * tilesPerImage, xiStride)
-                // The kernels allocate one plane of scratch; failing that is running out of memory.
+                // The kernels take one plane of per-thread scratch; failing that is running out of memory.
                 precondition(status == 0, "out of memory in a Winograd convolution")
             }
             parallelEach(positions) { xi in
-                sgemmSerial(m: m, n: tiles, k: c, a: u + xi * m * c, lda: c, b: v + xi * xiStride, ldb: tiles,
-                            c: products + xi * m * tiles, ldc: tiles)
+                filters.multiply(position: xi, v + xi * xiStride, columns: tiles, into: products + xi * m * tiles)
             }
             parallelEach(images * m) { plane in
                 let (n, ch) = plane.quotientAndRemainder(dividingBy: m)
@@ -105,6 +104,34 @@ enum Winograd {
     }
 }
 
+/// The (t+2)² transformed filter matrices of one weight tensor, (rows × columns) each: plain
+/// row-major for BLAS, or packed once for `ck_gemm_packed` where that runs (AVX-512), which
+/// then never copies them again (BLAS repacks its operands on every call; for deep layers the
+/// filters are the larger operand).
+struct TransformedFilters: @unchecked Sendable {
+    let storage: Tensor
+    let rows: Int, columns: Int
+    let packed: Bool
+
+    /// Filters packed for `ck_gemm_packed` unless `SWIFTCAM_GEMM=blas` asks for BLAS, or the CPU lacks it.
+    static let packsFilters = ck_gemm_packed_available() != 0
+        && ProcessInfo.processInfo.environment["SWIFTCAM_GEMM"] != "blas"
+
+    private var matrixSize: Int { packed ? ck_gemm_packed_size(Int32(rows), Int32(columns)) : rows * columns }
+
+    /// `(rows × columns) · b` for the matrix at `position`: `b` is (columns × n) row-major, the
+    /// product (rows × n) is written row-major into `out`.
+    func multiply(position: Int, _ b: UnsafePointer<Float>, columns n: Int, into out: UnsafeMutablePointer<Float>) {
+        let a = storage.floats.baseAddress! + position * matrixSize
+        if packed {
+            let status = ck_gemm_packed(a, Int32(rows), Int32(n), Int32(columns), b, n, out, n)
+            precondition(status == 0, "out of memory in a Winograd product")
+        } else {
+            sgemmSerial(m: rows, n: n, k: columns, a: a, lda: columns, b: b, ldb: n, c: out, ldc: n)
+        }
+    }
+}
+
 /// The Winograd-transformed filters of each weight tensor in use, computed on first use and
 /// dropped when the weights are: (t+2)²/9 of the weights' size per tile size and direction
 /// (forward, and the transposed filters of the input gradient when a gradient is asked for).
@@ -115,14 +142,14 @@ final class WinogradFilterCache: @unchecked Sendable {
         weak var weights: TensorBuffer?
         let transposed: Bool
         let tile: Winograd.Tile
-        let filters: Tensor
+        let filters: TransformedFilters
     }
     private var entries: [Entry] = []
     private let lock = NSLock()
 
     /// The (t+2)² transformed filter matrices of `w` (m, c, 3, 3) for `tile`: (m × c) each,
     /// or (c × m) for the transposed convolution.
-    func filters(for w: Tensor, transposed: Bool, tile: Winograd.Tile) -> Tensor {
+    func filters(for w: Tensor, transposed: Bool, tile: Winograd.Tile) -> TransformedFilters {
         lock.lock()
         defer { lock.unlock() }
         if let hit = entries.first(where: { $0.weights === w.buffer && $0.transposed == transposed && $0.tile == tile }) {
@@ -130,11 +157,22 @@ final class WinogradFilterCache: @unchecked Sendable {
         }
         entries.removeAll { $0.weights == nil }
         let (m, c) = (w.shape[0], w.shape[1])
-        let u = Tensor(uninitialized: [tile.positions, transposed ? c : m, transposed ? m : c])
+        let (rows, columns) = transposed ? (c, m) : (m, c)
+        let u = Tensor(uninitialized: [tile.positions, rows, columns])
         ck_winograd_filters(w.floats.baseAddress!, Int32(m), Int32(c), transposed ? 1 : 0, Int32(tile.rawValue),
                             u.mutableFloats.baseAddress!)
         withExtendedLifetime(w) {}
-        entries.append(Entry(weights: w.buffer, transposed: transposed, tile: tile, filters: u))
-        return u
+        var filters = TransformedFilters(storage: u, rows: rows, columns: columns, packed: false)
+        if TransformedFilters.packsFilters {
+            let size = ck_gemm_packed_size(Int32(rows), Int32(columns))
+            let packed = Tensor(uninitialized: [tile.positions, size])
+            for xi in 0..<tile.positions {
+                ck_gemm_pack_a(u.floats.baseAddress! + xi * rows * columns, columns, Int32(rows), Int32(columns),
+                               packed.mutableFloats.baseAddress! + xi * size)
+            }
+            filters = TransformedFilters(storage: packed, rows: rows, columns: columns, packed: true)
+        }
+        entries.append(Entry(weights: w.buffer, transposed: transposed, tile: tile, filters: filters))
+        return filters
     }
 }

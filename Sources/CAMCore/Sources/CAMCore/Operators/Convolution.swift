@@ -131,7 +131,7 @@ public struct Convolution: Operator {
         if let tile = Winograd.tile(for: g, group: group, inChannels: c, outChannels: m) {
             let u = WinogradFilterCache.shared.filters(for: w, transposed: false, tile: tile)
             Winograd.convolve(px, batch: g.batch, inChannels: c, height: g.height, width: g.width, padTop: g.padTop, padLeft: g.padLeft,
-                              tile: tile, filters: u.floats.baseAddress!, outChannels: m, outHeight: g.outHeight, outWidth: g.outWidth, po,
+                              tile: tile, filters: u, outChannels: m, outHeight: g.outHeight, outWidth: g.outWidth, po,
                               epilogue: epilogue)
             withExtendedLifetime(u) {}
             return
@@ -311,7 +311,7 @@ public struct ConvBackwardData: Operator {
             let u = WinogradFilterCache.shared.filters(for: w, transposed: true, tile: tile)
             let (padTop, padLeft) = Winograd.transposedGeometry(g)
             Winograd.convolve(gy.floats.baseAddress!, batch: g.batch, inChannels: m, height: g.outHeight, width: g.outWidth,
-                              padTop: padTop, padLeft: padLeft, tile: tile, filters: u.floats.baseAddress!, outChannels: c,
+                              padTop: padTop, padLeft: padLeft, tile: tile, filters: u, outChannels: c,
                               outHeight: g.height, outWidth: g.width, dx.mutableFloats.baseAddress!,
                               epilogue: OutputEpilogue(bias: nil, activation: nil))
             withExtendedLifetime((gy, u)) {}

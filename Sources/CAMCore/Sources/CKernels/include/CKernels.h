@@ -1,6 +1,6 @@
 // Hot loops of the runtime compiled for the CPU they run on: each function is built in an
 // AVX-512, an AVX2 and a baseline version, and the loader picks the best one the machine has
-// (GCC/Clang `target_clones`). Swift itself is compiled for the x86-64 baseline.
+// (dispatch.h). Swift itself is compiled for the x86-64 baseline.
 #pragma once
 #include <stddef.h>
 
@@ -57,6 +57,20 @@ int ck_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, i
 /// out_h × out_w plane y = min(max(value + bias, lo), hi). Returns 0, or −1 when out of memory.
 int ck_winograd_output(const float *m, size_t xi_stride, int tile, int tiles_h, int tiles_w, float *y, int out_h, int out_w,
                        float bias, float lo, float hi);
+
+/// Whether ck_gemm_packed runs on this CPU (AVX-512, and SWIFTCAM_KERNELS not lowering it).
+int ck_gemm_packed_available(void);
+
+/// Floats A (m × k) takes when packed for ck_gemm_packed: m rounded up to 8, times k.
+size_t ck_gemm_packed_size(int m, int k);
+
+/// Packs A (m × k, row pitch lda) for ck_gemm_packed: slabs of 128 columns in blocks of 8 rows,
+/// the rows after m zero (see gemm_packed.c).
+void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed);
+
+/// C (m × n, row pitch ldc) = A · B, with A packed by ck_gemm_pack_a and B (k × n) row-major
+/// with pitch ldb. Returns 0; −1 when out of memory; −2 when not available on this CPU.
+int ck_gemm_packed(const float *packed_a, int m, int n, int k, const float *b, size_t ldb, float *c, size_t ldc);
 
 /// Softmax of each of `rows` contiguous rows of n values (out may not alias x); exp within
 /// 2 ulp of expf, vectorised, and 0 (not subnormal) below e^−87.3.
