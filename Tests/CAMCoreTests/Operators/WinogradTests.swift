@@ -25,6 +25,9 @@ struct WinogradTests {
         // partial block of 8 output channels, more tiles than one 960-column block of B.
         ([6, 136, 12, 12], 20, [1, 1, 1, 1]),
         ([4, 8, 62, 64], 8, [1, 1, 1, 1]),
+        // Images side by side in strips (`Winograd.StripLayout`), the last strip short: 2 strips
+        // of 4 and 3 images for F(4×4), 3 of 3, 3 and 1 for F(2×2).
+        ([7, 8, 70, 50], 8, [1, 1, 1, 1]),
     ]
     static let cases = Runtime.ConvolutionAlgorithm.allCases.flatMap { a in shapes.map { (a, $0.0, $0.1, $0.2) } }
 

@@ -82,7 +82,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
 }
 
 /*
- * Input transform of one plane: the plane is copied into a zero-bordered scratch of
+ * Input transform of one strip: its planes are copied into a zero-bordered scratch of
  * (2·th + 2) × (2·tw + 2), so that every tile is interior; then Bᵀ d B is applied along the
  * rows (four values per tile column, for every scratch row) and down the columns, each a
  * loop over the tile columns that vectorises.
@@ -92,7 +92,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
     float *pad = ck_thread_scratch((size_t)ph * pw + 4 * (size_t)ph * tw);                          \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
-    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad);                    \
+    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad, strip);             \
     const size_t rs = (size_t)ph * tw;                                                              \
     for (int y = 0; y < ph; y++) {                                                                  \
         const float *restrict p = pad + (size_t)y * pw;                                             \
@@ -115,21 +115,23 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
     }                                                                                               \
     return 0;
 
-/* The output tiles' scratch (pitch sw) → the out_h × out_w plane y, with bias and clamp. */
+/* The output tiles' scratch (pitch sw) → the strip's out_h × out_w planes, with bias and clamp. */
 #define STORE_BIAS_CLAMP                                                                            \
-    for (int oy = 0; oy < out_h; oy++) {                                                            \
-        const float *restrict src = scratch + (size_t)oy * sw;                                      \
-        float *restrict dst = y + (size_t)oy * out_w;                                               \
-        for (int ox = 0; ox < out_w; ox++) {                                                        \
-            float t = src[ox] + bias;                                                               \
-            t = t < lo ? lo : t;                                                                    \
-            dst[ox] = t > hi ? hi : t;                                                              \
+    for (int n = 0; n < strip.planes; n++) {                                                        \
+        for (int oy = 0; oy < out_h; oy++) {                                                        \
+            const float *restrict src = scratch + (size_t)oy * sw + (size_t)n * strip.period;       \
+            float *restrict dst = y + (size_t)n * strip.stride + (size_t)oy * out_w;                \
+            for (int ox = 0; ox < out_w; ox++) {                                                    \
+                float t = src[ox] + bias;                                                           \
+                t = t < lo ? lo : t;                                                                \
+                dst[ox] = t > hi ? hi : t;                                                          \
+            }                                                                                       \
         }                                                                                           \
     }
 
 /*
- * Output transform of one plane: Aᵀ M A down the columns, then along the rows into a
- * (2·th) × (2·tw) scratch, whose top-left out_h × out_w corner gets the bias and clamp.
+ * Output transform of one strip: Aᵀ M A down the columns, then along the rows into a
+ * (2·th) × (2·tw) scratch, whose planes (out_h × out_w from column n·period) get the bias and clamp.
  */
 #define OUTPUT_BODY                                                                                 \
     const int sw = 2 * tw;                                                                          \
@@ -176,7 +178,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
     float *pad = ck_thread_scratch((size_t)ph * pw + 6 * (size_t)ph * tw);                          \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
-    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad);                    \
+    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad, strip);             \
     const size_t rs = (size_t)ph * tw;                                                              \
     for (int y = 0; y < ph; y++) {                                                                  \
         const float *restrict p = pad + (size_t)y * pw;                                             \
@@ -243,13 +245,13 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
 
 #define DEFINE_WINOGRAD_VARIANTS(attribute, suffix)                                                 \
     attribute static int input_##suffix(const float *restrict x, int h, int w, int pad_top, int pad_left, \
-                                        int th, int tw, float *restrict v, size_t xi_stride) { INPUT_BODY } \
+                                        int th, int tw, float *restrict v, size_t xi_stride, ck_strip strip) { INPUT_BODY } \
     attribute static int output_##suffix(const float *restrict mm, size_t xi_stride, int th, int tw, float *restrict y, \
-                                         int out_h, int out_w, float bias, float lo, float hi) { OUTPUT_BODY } \
+                                         int out_h, int out_w, float bias, float lo, float hi, ck_strip strip) { OUTPUT_BODY } \
     attribute static int input4_##suffix(const float *restrict x, int h, int w, int pad_top, int pad_left, \
-                                         int th, int tw, float *restrict v, size_t xi_stride) { INPUT4_BODY } \
+                                         int th, int tw, float *restrict v, size_t xi_stride, ck_strip strip) { INPUT4_BODY } \
     attribute static int output4_##suffix(const float *restrict mm, size_t xi_stride, int th, int tw, float *restrict y, \
-                                          int out_h, int out_w, float bias, float lo, float hi) { OUTPUT4_BODY }
+                                          int out_h, int out_w, float bias, float lo, float hi, ck_strip strip) { OUTPUT4_BODY }
 
 #if CK_HAS_VARIANTS
 DEFINE_WINOGRAD_VARIANTS(CK_AVX512, avx512)
@@ -258,23 +260,24 @@ DEFINE_WINOGRAD_VARIANTS(CK_AVX2, avx2)
 DEFINE_WINOGRAD_VARIANTS(, baseline)
 
 int ck_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int tile, int tiles_h, int tiles_w, float *v,
-                      size_t xi_stride) {
+                      size_t xi_stride, ck_strip strip) {
     if (tile == 4) {
 #if CK_HAS_VARIANTS
-        if (ck_level() == 2) return ck_winograd4_input_avx512(x, h, w, pad_top, pad_left, tiles_h, tiles_w, v, xi_stride);
+        if (ck_level() == 2) return ck_winograd4_input_avx512(x, h, w, pad_top, pad_left, tiles_h, tiles_w, v, xi_stride, strip);
 #endif
-        DISPATCH_RESULT(input4, x, h, w, pad_top, pad_left, tiles_h, tiles_w, v, xi_stride)
+        DISPATCH_RESULT(input4, x, h, w, pad_top, pad_left, tiles_h, tiles_w, v, xi_stride, strip)
     }
-    DISPATCH_RESULT(input, x, h, w, pad_top, pad_left, tiles_h, tiles_w, v, xi_stride)
+    DISPATCH_RESULT(input, x, h, w, pad_top, pad_left, tiles_h, tiles_w, v, xi_stride, strip)
 }
 
 int ck_winograd_output(const float *m, size_t xi_stride, int tile, int tiles_h, int tiles_w, float *y, int out_h, int out_w,
-                       float bias, float lo, float hi) {
+                       float bias, float lo, float hi, ck_strip strip) {
     if (tile == 4) {
 #if CK_HAS_VARIANTS
-        if (ck_level() == 2) return ck_winograd4_output_avx512(m, xi_stride, tiles_h, tiles_w, y, out_h, out_w, bias, lo, hi);
+        if (ck_level() == 2)
+            return ck_winograd4_output_avx512(m, xi_stride, tiles_h, tiles_w, y, out_h, out_w, bias, lo, hi, strip);
 #endif
-        DISPATCH_RESULT(output4, m, xi_stride, tiles_h, tiles_w, y, out_h, out_w, bias, lo, hi)
+        DISPATCH_RESULT(output4, m, xi_stride, tiles_h, tiles_w, y, out_h, out_w, bias, lo, hi, strip)
     }
-    DISPATCH_RESULT(output, m, xi_stride, tiles_h, tiles_w, y, out_h, out_w, bias, lo, hi)
+    DISPATCH_RESULT(output, m, xi_stride, tiles_h, tiles_w, y, out_h, out_w, bias, lo, hi, strip)
 }

@@ -53,14 +53,14 @@ CK_AVX512 static inline __m512 phase(const float *p, __m512i index) {
 enum { READ_SLACK = 80 };
 
 CK_AVX512 int ck_winograd4_input_avx512(const float *restrict x, int h, int w, int pad_top, int pad_left, int th, int tw,
-                                        float *restrict v, size_t xi_stride) {
+                                        float *restrict v, size_t xi_stride, ck_strip strip) {
     const int ph = 4 * th + 2, pw = 4 * tw + 2;
     const int blocks = (tw + 15) / 16, tws = 16 * blocks;
     const size_t plane = (size_t)ph * pw + READ_SLACK, rs = (size_t)ph * tws;
     float *pad = ck_thread_scratch(plane + 6 * rs);
     if (!pad) return -1;
     float *restrict rt = pad + plane;
-    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, plane, pad);
+    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, plane, pad, strip);
     __m512i index[4];
     for (int j = 0; j < 4; j++) index[j] = _mm512_add_epi32(_mm512_set1_epi32(j), _mm512_mullo_epi32(_mm512_set1_epi32(4),
         _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)));
@@ -97,7 +97,7 @@ CK_AVX512 int ck_winograd4_input_avx512(const float *restrict x, int h, int w, i
 }
 
 CK_AVX512 int ck_winograd4_output_avx512(const float *restrict mm, size_t xi_stride, int th, int tw, float *restrict y,
-                                         int out_h, int out_w, float bias, float lo, float hi) {
+                                         int out_h, int out_w, float bias, float lo, float hi, ck_strip strip) {
     const int blocks = (tw + 15) / 16, tws = 16 * blocks, sw = 4 * tws;
     float *scratch = ck_thread_scratch((size_t)4 * th * sw + 24 * (size_t)tws);
     if (!scratch) return -1;
@@ -147,14 +147,16 @@ CK_AVX512 int ck_winograd4_output_avx512(const float *restrict mm, size_t xi_str
     }
     /* Bias and clamp, NaN kept as the portable kernel keeps it (max/min return their second operand then). */
     const __m512 vb = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-    for (int oy = 0; oy < out_h; oy++) {
-        const float *src = scratch + (size_t)oy * sw;
-        float *dst = y + (size_t)oy * out_w;
-        for (int ox = 0; ox < out_w; ox += 16) {
-            const int left = out_w - ox;
-            const __mmask16 mask = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-            const __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + ox), vb);
-            _mm512_mask_storeu_ps(dst + ox, mask, _mm512_min_ps(vhi, _mm512_max_ps(vlo, t)));
+    for (int n = 0; n < strip.planes; n++) {
+        for (int oy = 0; oy < out_h; oy++) {
+            const float *src = scratch + (size_t)oy * sw + (size_t)n * strip.period;
+            float *dst = y + (size_t)n * strip.stride + (size_t)oy * out_w;
+            for (int ox = 0; ox < out_w; ox += 16) {
+                const int left = out_w - ox;
+                const __mmask16 mask = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                const __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + ox), vb);
+                _mm512_mask_storeu_ps(dst + ox, mask, _mm512_min_ps(vhi, _mm512_max_ps(vlo, t)));
+            }
         }
     }
     return 0;

@@ -54,6 +54,35 @@ enum Winograd {
         (2 - g.padTop, 2 - g.padLeft)
     }
 
+    /// How the images of a batch are laid side by side for the transforms: `planes` planes of
+    /// one channel in a strip, plane n from column n·`period`, with zero columns between them
+    /// (at least the padding on either side, so that no tile mixes two images). A deep
+    /// layer's small planes then fill the transforms' 16-tile vectors: ResNet's 7 × 7 planes
+    /// are 2 tiles wide alone, 32 in a strip of 16.
+    struct StripLayout {
+        let planes: Int, period: Int
+        /// The strip's tiles (rows, columns) and their count.
+        let tilesHigh: Int, tilesWide: Int
+        var tiles: Int { tilesHigh * tilesWide }
+
+        /// Strips about `targetColumns` output columns wide, the images of a batch of `batch`
+        /// shared evenly among them.
+        init(tile: Tile, batch: Int, width: Int, padLeft: Int, outHeight: Int, outWidth: Int) {
+            let padRight = outWidth + 2 - width - padLeft
+            let period = width + Swift.max(padLeft, padRight, outWidth - width, 0)
+            let targetColumns = 64 * tile.rawValue
+            let most = Swift.max(1, Swift.min(batch, (targetColumns + period - 1) / period))
+            let strips = (batch + most - 1) / most
+            planes = (batch + strips - 1) / strips
+            self.period = period
+            (tilesHigh, tilesWide) = tile.tiles(outHeight, (planes - 1) * period + outWidth)
+        }
+
+        func strip(_ planes: Int, imageStride: Int) -> ck_strip {
+            ck_strip(planes: Int32(planes), period: Int32(period), stride: imageStride)
+        }
+    }
+
     /// `out = epilogue(conv3×3(x))` for a batch: `x` is (batch, inChannels, height, width),
     /// `filters` the (t+2)² transformed (outChannels × inChannels) matrices, `out` is
     /// (batch, outChannels, outHeight, outWidth); the input is read with `padTop`/`padLeft`
@@ -61,44 +90,55 @@ enum Winograd {
     static func convolve(_ x: UnsafePointer<Float>, batch: Int, inChannels c: Int, height: Int, width: Int,
                          padTop: Int, padLeft: Int, tile: Tile, filters: TransformedFilters, outChannels m: Int,
                          outHeight: Int, outWidth: Int, _ out: UnsafeMutablePointer<Float>, epilogue: OutputEpilogue) {
-        let (th, tw) = tile.tiles(outHeight, outWidth)
-        let tilesPerImage = th * tw
+        let layout = StripLayout(tile: tile, batch: batch, width: width, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
         let positions = tile.positions
-        // Images per chunk: V and M together within ~16 MB, so that they stay near the cache
+        let (inPlane, outPlane) = (height * width, outHeight * outWidth)
+        // Strips per chunk: V and M together within ~16 MB, so that they stay near the cache
         // and memory does not grow with the batch (smaller chunks measured slower, larger too).
-        let perImage = positions * (c + m) * tilesPerImage
-        let chunk = Swift.max(1, Swift.min(batch, (4 << 20) / Swift.max(perImage, 1)))
-        let maxTiles = chunk * tilesPerImage
+        let perStrip = positions * (c + m) * layout.tiles
+        let stripCount = (batch + layout.planes - 1) / layout.planes
+        let chunk = Swift.max(1, Swift.min(stripCount, (4 << 20) / Swift.max(perStrip, 1)))
+        let maxTiles = chunk * layout.tiles
         let vScratch = PooledFloats(count: positions * c * maxTiles), productScratch = PooledFloats(count: positions * m * maxTiles)
         defer { vScratch.release(); productScratch.release() }
         let (v, products) = (vScratch.pointer, productScratch.pointer)
-        for first in stride(from: 0, to: batch, by: chunk) {
-            let images = Swift.min(chunk, batch - first)
-            let tiles = images * tilesPerImage
-            // V_ξ is (c × tiles): image n's tiles are columns n·tilesPerImage ..< (n+1)·tilesPerImage.
+        for firstStrip in stride(from: 0, to: stripCount, by: chunk) {
+            let strips = Swift.min(chunk, stripCount - firstStrip)
+            let tiles = strips * layout.tiles
+            /// The images of strip `s` of this chunk: (first image, count).
+            func images(_ s: Int) -> (Int, Int) {
+                let first = (firstStrip + s) * layout.planes
+                return (first, Swift.min(layout.planes, batch - first))
+            }
+            // V_ξ is (c × tiles): strip s's tiles are columns s·layout.tiles ..< (s+1)·layout.tiles.
             let xiStride = c * tiles
-            parallelEach(images * c) { plane in
-                let (n, ch) = plane.quotientAndRemainder(dividingBy: c)
-                let src = x + ((first + n) * c + ch) * height * width
-                let status = ck_winograd_input(src, Int32(height), Int32(width), Int32(padTop), Int32(padLeft), Int32(tile.rawValue),
-                                               Int32(th), Int32(tw), v + ch * tiles + n * tilesPerImage, xiStride)
-                // The kernels take one plane of per-thread scratch; failing that is running out of memory.
+            parallelEach(strips * c) { task in
+                let (s, ch) = task.quotientAndRemainder(dividingBy: c)
+                let (first, count) = images(s)
+                let status = ck_winograd_input(x + (first * c + ch) * inPlane, Int32(height), Int32(width), Int32(padTop), Int32(padLeft),
+                                               Int32(tile.rawValue), Int32(layout.tilesHigh), Int32(layout.tilesWide),
+                                               v + ch * tiles + s * layout.tiles, xiStride, layout.strip(count, imageStride: c * inPlane))
+                // The kernels take one strip of per-thread scratch; failing that is running out of memory.
                 precondition(status == 0, "out of memory in a Winograd convolution")
             }
             parallelEach(positions) { xi in
                 filters.multiply(position: xi, v + xi * xiStride, columns: tiles, into: products + xi * m * tiles)
             }
-            parallelEach(images * m) { plane in
-                let (n, ch) = plane.quotientAndRemainder(dividingBy: m)
-                let dst = out + ((first + n) * m + ch) * outHeight * outWidth
+            parallelEach(strips * m) { task in
+                let (s, ch) = task.quotientAndRemainder(dividingBy: m)
+                let (first, count) = images(s)
+                let dst = out + (first * m + ch) * outPlane
                 // The output transform applies bias and clamp itself; with a residual, all three after it.
                 let fused = !epilogue.addsResidual
-                let status = ck_winograd_output(products + ch * tiles + n * tilesPerImage, m * tiles, Int32(tile.rawValue),
-                                                Int32(th), Int32(tw), dst,
+                let status = ck_winograd_output(products + ch * tiles + s * layout.tiles, m * tiles, Int32(tile.rawValue),
+                                                Int32(layout.tilesHigh), Int32(layout.tilesWide), dst,
                                                 Int32(outHeight), Int32(outWidth), fused ? epilogue.bias?[ch] ?? 0 : 0,
-                                                fused ? epilogue.lo : -.infinity, fused ? epilogue.hi : .infinity)
+                                                fused ? epilogue.lo : -.infinity, fused ? epilogue.hi : .infinity,
+                                                layout.strip(count, imageStride: m * outPlane))
                 precondition(status == 0, "out of memory in a Winograd convolution")
-                if !fused { epilogue.apply(dst, count: outHeight * outWidth, channel: ch) }
+                if !fused {
+                    for n in 0..<count { epilogue.apply(dst + n * m * outPlane, count: outPlane, channel: ch) }
+                }
             }
         }
     }

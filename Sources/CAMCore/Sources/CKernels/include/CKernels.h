@@ -47,16 +47,26 @@ void ck_gelu(const float *x, float *out, size_t n);
 /// filters of the transposed convolution (w[i][o] turned by 180°).
 void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile, float *u);
 
-/// One input plane (h × w, read with pad_top / pad_left zeros before it and zeros after) as
-/// tiles_h × tiles_w (tile + 2)² tiles with stride `tile`: writes
+/// Several planes of one channel laid side by side as one wide plane (a strip): plane n, at
+/// base + n·stride, starts at column n·period; the columns between planes are zero. Small
+/// planes (a deep layer's 7 × 7) then fill whole vectors of tiles. A single plane is
+/// {1, 0, 0}.
+typedef struct {
+    int planes, period;
+    size_t stride;
+} ck_strip;
+
+/// One input strip (planes of h × w, each read with pad_top / pad_left zeros before it and
+/// zeros after) as tiles_h × tiles_w (tile + 2)² tiles with stride `tile`: writes
 /// v[ξ·xi_stride + ty·tiles_w + tx]. Returns 0, or −1 when its scratch cannot be allocated.
 int ck_winograd_input(const float *x, int h, int w, int pad_top, int pad_left, int tile, int tiles_h, int tiles_w, float *v,
-                      size_t xi_stride);
+                      size_t xi_stride, ck_strip strip);
 
-/// One output plane from its (tile + 2)² products m[ξ·xi_stride + tile index]: writes the
-/// out_h × out_w plane y = min(max(value + bias, lo), hi). Returns 0, or −1 when out of memory.
+/// One output strip from its (tile + 2)² products m[ξ·xi_stride + tile index]: writes each
+/// plane's out_h × out_w values y = min(max(value + bias, lo), hi), plane n from the strip's
+/// columns n·period on. Returns 0, or −1 when out of memory.
 int ck_winograd_output(const float *m, size_t xi_stride, int tile, int tiles_h, int tiles_w, float *y, int out_h, int out_w,
-                       float bias, float lo, float hi);
+                       float bias, float lo, float hi, ck_strip strip);
 
 /// Whether ck_gemm_packed runs on this CPU (AVX-512, and SWIFTCAM_KERNELS not lowering it).
 int ck_gemm_packed_available(void);
