@@ -4,7 +4,10 @@ import Testing
 import TestSupport
 
 /// Every metric value upstream computed on the ResNet-18 fixture (`metrics.json`), one test per
-/// value row: deterministic and noise-free values within |Δ| ≤ 1e-3·|ref| + 1e-7; keep masks
+/// value row: deterministic and noise-free values within |Δ| ≤ 1e-3·|ref| + 2e-6 (the floor is
+/// the logits' own float32 error: these metrics subtract scores of magnitude ≈ 1 that the two
+/// runtimes round differently, so where upstream's two scores were bit-identical, a reference
+/// of exactly 0, ours may differ by a few ulps, 1e-7 to 1e-6); keep masks
 /// identical; ROAD's imputed images within 1e-4; with the seeded noise on, each score moves by
 /// about as much as the reference's did.
 @Suite("Metrics match pytorch-grad-cam (metrics.json)")
@@ -19,7 +22,7 @@ struct MetricReferenceTests {
         #expect(ours.count == ref.scores.count)
         for (i, (o, r)) in zip(ours, ref.scores).enumerated() {
             let delta = abs(Double(o) - r)
-            #expect(delta <= 1e-3 * abs(r) + 1e-7, "\(key) image \(i): ours \(o), reference \(r), |Δ| \(delta)")
+            #expect(delta <= 1e-3 * abs(r) + 2e-6, "\(key) image \(i): ours \(o), reference \(r), |Δ| \(delta)")
         }
     }
 

@@ -89,10 +89,10 @@ CK_AVX512 static void pack_b(const float *restrict src, size_t ldb, int kc, int 
 /* Columns per block of B: KC × NC floats (480 KB) stay in L2 while A's rows pass over them. */
 enum { NC = 960 };
 
-CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int n, int k, const float *b, size_t ldb, float *c,
-                                        size_t ldc) {
+CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b,
+                                        size_t ldb, float *c, size_t ldc) {
     if (k == 0) {
-        for (int r = 0; r < m; r++) memset(c + (size_t)r * ldc, 0, sizeof(float) * (size_t)n);
+        for (int r = first_row; r < first_row + rows; r++) memset(c + (size_t)r * ldc, 0, sizeof(float) * (size_t)n);
         return 0;
     }
     float *panels = ck_thread_scratch((size_t)KC * NC);
@@ -104,16 +104,16 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int n, int
             const int kc = k - k0 < KC ? k - k0 : KC;
             const size_t panel = (size_t)16 * kc;
             pack_b(b + (size_t)k0 * ldb + j0, ldb, kc, nc, panels);
-            for (int m0 = 0; m0 < m; m0 += MR) {
+            for (int m0 = first_row; m0 < first_row + rows; m0 += MR) {
                 const float *a = packed_a + (size_t)k0 * mp + (size_t)m0 * kc;
                 float *cm = c + (size_t)m0 * ldc + j0;
-                const int rows = m - m0 < MR ? m - m0 : MR;
+                const int block = first_row + rows - m0 < MR ? first_row + rows - m0 : MR;
                 int j = 0;
-                for (; j + 48 <= nc; j += 48) micro_kernel(3, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, rows, 48);
+                for (; j + 48 <= nc; j += 48) micro_kernel(3, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, block, 48);
                 const int left = nc - j;
-                if (left > 32) micro_kernel(3, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, rows, left);
-                else if (left > 16) micro_kernel(2, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, rows, left);
-                else if (left > 0) micro_kernel(1, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, rows, left);
+                if (left > 32) micro_kernel(3, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, block, left);
+                else if (left > 16) micro_kernel(2, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, block, left);
+                else if (left > 0) micro_kernel(1, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, block, left);
             }
         }
     }
@@ -121,9 +121,11 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int n, int
 }
 #endif
 
-int ck_gemm_packed(const float *packed_a, int m, int n, int k, const float *b, size_t ldb, float *c, size_t ldc) {
+int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
+                   size_t ldc) {
+    if (first_row < 0 || first_row % MR != 0 || rows < 0 || first_row + rows > m) return -3;
 #if CK_HAS_VARIANTS
-    if (ck_level() == 2) return gemm_packed_avx512(packed_a, m, n, k, b, ldb, c, ldc);
+    if (ck_level() == 2) return gemm_packed_avx512(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc);
 #endif
     return -2;
 }

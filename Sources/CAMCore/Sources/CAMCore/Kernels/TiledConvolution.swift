@@ -15,8 +15,9 @@ enum TiledConvolution {
     static let minimumPlane = 512
 
     /// `out = epilogue(conv(x, w))` for (batch, c, h, w) → (batch, m, oh, ow), weights m × k.
-    static func convolve(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry, outChannels m: Int,
-                         _ out: UnsafeMutablePointer<Float>, epilogue: OutputEpilogue) {
+    /// `packed` is `w` packed for `ck_gemm_packed`, where that runs.
+    static func convolve(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, packed: PackedMatrix?, _ g: WindowGeometry,
+                         outChannels m: Int, _ out: UnsafeMutablePointer<Float>, epilogue: OutputEpilogue) {
         let c = g.channels, k = c * g.kernelH * g.kernelW
         let (ow, p, hw) = (g.outWidth, g.outHeight * g.outWidth, g.height * g.width)
         let pointwise = g.isPointwise
@@ -45,7 +46,11 @@ enum TiledConvolution {
                     (b, ldb) = (UnsafePointer(col), columns)
                 }
                 let dst = out + n * m * p + first
-                sgemmSerial(m: m, n: columns, k: k, a: w, lda: k, b: b, ldb: ldb, c: dst, ldc: p)
+                if let packed {
+                    packed.multiply(rows: 0..<m, b, ldb: ldb, n: columns, into: dst, ldc: p)
+                } else {
+                    sgemmSerial(m: m, n: columns, k: k, a: w, lda: k, b: b, ldb: ldb, c: dst, ldc: p)
+                }
                 if !epilogue.isIdentity {
                     for ch in 0..<m { epilogue.apply(dst + ch * p, count: columns, channel: ch) }
                 }

@@ -145,29 +145,20 @@ enum Winograd {
 }
 
 /// The (t+2)² transformed filter matrices of one weight tensor, (rows × columns) each: plain
-/// row-major for BLAS, or packed once for `ck_gemm_packed` where that runs (AVX-512), which
-/// then never copies them again (BLAS repacks its operands on every call; for deep layers the
-/// filters are the larger operand).
+/// row-major for BLAS, or each packed once as a `PackedMatrix` where that runs (AVX-512).
 struct TransformedFilters: @unchecked Sendable {
     let storage: Tensor
     let rows: Int, columns: Int
-    let packed: Bool
-
-    /// Filters packed for `ck_gemm_packed` unless `SWIFTCAM_GEMM=blas` asks for BLAS, or the CPU lacks it.
-    static let packsFilters = ck_gemm_packed_available() != 0
-        && ProcessInfo.processInfo.environment["SWIFTCAM_GEMM"] != "blas"
-
-    private var matrixSize: Int { packed ? ck_gemm_packed_size(Int32(rows), Int32(columns)) : rows * columns }
+    let packed: [PackedMatrix]?
 
     /// `(rows × columns) · b` for the matrix at `position`: `b` is (columns × n) row-major, the
-    /// product (rows × n) is written row-major into `out`.
+    /// product (rows × n) is written row-major into `out`, on the calling thread.
     func multiply(position: Int, _ b: UnsafePointer<Float>, columns n: Int, into out: UnsafeMutablePointer<Float>) {
-        let a = storage.floats.baseAddress! + position * matrixSize
-        if packed {
-            let status = ck_gemm_packed(a, Int32(rows), Int32(n), Int32(columns), b, n, out, n)
-            precondition(status == 0, "out of memory in a Winograd product")
+        if let packed {
+            packed[position].multiply(rows: 0..<rows, b, ldb: n, n: n, into: out, ldc: n)
         } else {
-            sgemmSerial(m: rows, n: n, k: columns, a: a, lda: columns, b: b, ldb: n, c: out, ldc: n)
+            sgemmSerial(m: rows, n: n, k: columns, a: storage.floats.baseAddress! + position * rows * columns, lda: columns,
+                        b: b, ldb: n, c: out, ldc: n)
         }
     }
 }
@@ -175,44 +166,30 @@ struct TransformedFilters: @unchecked Sendable {
 /// The Winograd-transformed filters of each weight tensor in use, computed on first use and
 /// dropped when the weights are: (t+2)²/9 of the weights' size per tile size and direction
 /// (forward, and the transposed filters of the input gradient when a gradient is asked for).
-final class WinogradFilterCache: @unchecked Sendable {
-    static let shared = WinogradFilterCache()
-
-    private struct Entry {
-        weak var weights: TensorBuffer?
+enum WinogradFilterCache {
+    private struct Key: Equatable {
         let transposed: Bool
         let tile: Winograd.Tile
-        let filters: TransformedFilters
     }
-    private var entries: [Entry] = []
-    private let lock = NSLock()
+    private static let cache = WeightDerivedCache<Key, TransformedFilters>()
 
     /// The (t+2)² transformed filter matrices of `w` (m, c, 3, 3) for `tile`: (m × c) each,
     /// or (c × m) for the transposed convolution.
-    func filters(for w: Tensor, transposed: Bool, tile: Winograd.Tile) -> TransformedFilters {
-        lock.lock()
-        defer { lock.unlock() }
-        if let hit = entries.first(where: { $0.weights === w.buffer && $0.transposed == transposed && $0.tile == tile }) {
-            return hit.filters
-        }
-        entries.removeAll { $0.weights == nil }
-        let (m, c) = (w.shape[0], w.shape[1])
-        let (rows, columns) = transposed ? (c, m) : (m, c)
-        let u = Tensor(uninitialized: [tile.positions, rows, columns])
-        ck_winograd_filters(w.floats.baseAddress!, Int32(m), Int32(c), transposed ? 1 : 0, Int32(tile.rawValue),
-                            u.mutableFloats.baseAddress!)
-        withExtendedLifetime(w) {}
-        var filters = TransformedFilters(storage: u, rows: rows, columns: columns, packed: false)
-        if TransformedFilters.packsFilters {
-            let size = ck_gemm_packed_size(Int32(rows), Int32(columns))
-            let packed = Tensor(uninitialized: [tile.positions, size])
-            for xi in 0..<tile.positions {
-                ck_gemm_pack_a(u.floats.baseAddress! + xi * rows * columns, columns, Int32(rows), Int32(columns),
-                               packed.mutableFloats.baseAddress! + xi * size)
+    static func filters(for w: Tensor, transposed: Bool, tile: Winograd.Tile) -> TransformedFilters {
+        cache.value(for: w, key: Key(transposed: transposed, tile: tile)) {
+            let (m, c) = (w.shape[0], w.shape[1])
+            let (rows, columns) = transposed ? (c, m) : (m, c)
+            let u = Tensor(uninitialized: [tile.positions, rows, columns])
+            ck_winograd_filters(w.floats.baseAddress!, Int32(m), Int32(c), transposed ? 1 : 0, Int32(tile.rawValue),
+                                u.mutableFloats.baseAddress!)
+            guard PackedMatrix.isAvailable else { return TransformedFilters(storage: u, rows: rows, columns: columns, packed: nil) }
+            let size = PackedMatrix.count(rows: rows, columns: columns)
+            let storage = Tensor(uninitialized: [tile.positions, size])
+            let packed = (0..<tile.positions).map { xi in
+                PackedMatrix(packing: u.floats.baseAddress! + xi * rows * columns, lda: columns, rows: rows, columns: columns,
+                             into: storage, offset: xi * size)
             }
-            filters = TransformedFilters(storage: packed, rows: rows, columns: columns, packed: true)
+            return TransformedFilters(storage: storage, rows: rows, columns: columns, packed: packed)
         }
-        entries.append(Entry(weights: w.buffer, transposed: transposed, tile: tile, filters: filters))
-        return filters
     }
 }

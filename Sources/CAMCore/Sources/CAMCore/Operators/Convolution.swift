@@ -129,15 +129,17 @@ public struct Convolution: Operator {
             return
         }
         if let tile = Winograd.tile(for: g, group: group, inChannels: c, outChannels: m) {
-            let u = WinogradFilterCache.shared.filters(for: w, transposed: false, tile: tile)
+            let u = WinogradFilterCache.filters(for: w, transposed: false, tile: tile)
             Winograd.convolve(px, batch: g.batch, inChannels: c, height: g.height, width: g.width, padTop: g.padTop, padLeft: g.padLeft,
                               tile: tile, filters: u, outChannels: m, outHeight: g.outHeight, outWidth: g.outWidth, po,
                               epilogue: epilogue)
             withExtendedLifetime(u) {}
             return
         }
+        // Group-1 weights packed once for the AVX-512 product (nil where it does not run).
+        let packed = group == 1 ? PackedWeights.matrix(for: w) : nil
         if TiledConvolution.applies(g, group: group) {
-            TiledConvolution.convolve(px, pw, g, outChannels: m, po, epilogue: epilogue)
+            TiledConvolution.convolve(px, pw, packed: packed, g, outChannels: m, po, epilogue: epilogue)
             return
         }
         let pointwise = g.isPointwise
@@ -146,7 +148,11 @@ public struct Convolution: Operator {
         if pointwise && group == 1 && g.batch > 1 && m * k < 2 * (k + m) * p {
             parallelEach(g.batch) { n in
                 let dst = po + n * m * p
-                sgemmSerial(m: m, n: p, k: k, a: pw, lda: k, b: px + n * c * hw, ldb: p, c: dst, ldc: p)
+                if let packed {
+                    packed.multiply(rows: 0..<m, px + n * c * hw, ldb: p, n: p, into: dst, ldc: p)
+                } else {
+                    sgemmSerial(m: m, n: p, k: k, a: pw, lda: k, b: px + n * c * hw, ldb: p, c: dst, ldc: p)
+                }
                 for ch in 0..<m { epilogue.apply(dst + ch * p, count: p, channel: ch) }
             }
             return
@@ -169,7 +175,11 @@ public struct Convolution: Operator {
             } else {
                 for n in 0..<g.batch { im2col(px + n * c * hw, channels: c, g, cols + n * p, rowPitch: np) }
             }
-            sgemm(m: m, n: np, k: k, a: pw, lda: k, b: cols, ldb: np, c: product, ldc: np)
+            if let packed {
+                packed.multiply(cols, ldb: np, n: np, into: product, ldc: np)
+            } else {
+                sgemm(m: m, n: np, k: k, a: pw, lda: k, b: cols, ldb: np, c: product, ldc: np)
+            }
             parallelFor(g.batch * m, grain: Swift.max(1, 16384 / p)) { planes in
                 for i in planes {
                     let (n, row) = i.quotientAndRemainder(dividingBy: m)
@@ -193,8 +203,12 @@ public struct Convolution: Operator {
                 } else {
                     b = src
                 }
-                sgemm(m: mg, n: p, k: k, a: pw + grp * mg * k, lda: k, b: b, ldb: p,
-                      c: po + (n * m + grp * mg) * p, ldc: p)
+                if let packed {
+                    packed.multiply(b, ldb: p, n: p, into: po + n * m * p, ldc: p)
+                } else {
+                    sgemm(m: mg, n: p, k: k, a: pw + grp * mg * k, lda: k, b: b, ldb: p,
+                          c: po + (n * m + grp * mg) * p, ldc: p)
+                }
             }
             if !epilogue.isIdentity {
                 parallelFor(m, grain: Swift.max(1, 16384 / p)) { channels in
@@ -308,7 +322,7 @@ public struct ConvBackwardData: Operator {
         let k = cg * g.kernelH * g.kernelW
         if let tile = Winograd.tile(for: g, group: group, inChannels: m, outChannels: c) {
             let dx = Tensor(uninitialized: inputShape)
-            let u = WinogradFilterCache.shared.filters(for: w, transposed: true, tile: tile)
+            let u = WinogradFilterCache.filters(for: w, transposed: true, tile: tile)
             let (padTop, padLeft) = Winograd.transposedGeometry(g)
             Winograd.convolve(gy.floats.baseAddress!, batch: g.batch, inChannels: m, height: g.outHeight, width: g.outWidth,
                               padTop: padTop, padLeft: padLeft, tile: tile, filters: u, outChannels: c,

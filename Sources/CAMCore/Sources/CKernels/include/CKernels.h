@@ -78,9 +78,12 @@ size_t ck_gemm_packed_size(int m, int k);
 /// the rows after m zero (see gemm_packed.c).
 void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed);
 
-/// C (m × n, row pitch ldc) = A · B, with A packed by ck_gemm_pack_a and B (k × n) row-major
-/// with pitch ldb. Returns 0; −1 when out of memory; −2 when not available on this CPU.
-int ck_gemm_packed(const float *packed_a, int m, int n, int k, const float *b, size_t ldb, float *c, size_t ldc);
+/// Rows first_row ..< first_row + rows of C (m × n, row pitch ldc) = A · B, with A packed by
+/// ck_gemm_pack_a and B (k × n) row-major with pitch ldb; first_row a multiple of 8 (so that
+/// threads can share a product by blocks of rows). Returns 0; −1 when out of memory; −2 when
+/// not available on this CPU; −3 for rows outside A.
+int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
+                   size_t ldc);
 
 /// Softmax of each of `rows` contiguous rows of n values (out may not alias x); exp within
 /// 2 ulp of expf, vectorised, and 0 (not subnormal) below e^−87.3.

@@ -1,0 +1,71 @@
+import Foundation
+internal import CKernels
+
+/// A matrix packed once as the left operand of `ck_gemm_packed` (AVX-512, `gemm_packed.c`):
+/// products with it skip the copy of A that BLAS makes on every call, which for weights used
+/// again and again (a convolution's filters) is pure overhead, and for deep layers, whose
+/// weights are larger than their activations, most of the product's memory traffic.
+struct PackedMatrix: @unchecked Sendable {
+    /// Whether this CPU runs the packed product, and `SWIFTCAM_GEMM=blas` does not ask for BLAS.
+    static let isAvailable = ck_gemm_packed_available() != 0
+        && ProcessInfo.processInfo.environment["SWIFTCAM_GEMM"] != "blas"
+
+    let storage: Tensor
+    let offset: Int
+    let rows: Int, columns: Int
+
+    /// Floats one packed (rows × columns) matrix takes.
+    static func count(rows: Int, columns: Int) -> Int { ck_gemm_packed_size(Int32(rows), Int32(columns)) }
+
+    /// Packs the (rows × columns) matrix `a` (row pitch `lda`) into `storage` at `offset`.
+    init(packing a: UnsafePointer<Float>, lda: Int, rows: Int, columns: Int, into storage: Tensor, offset: Int = 0) {
+        ck_gemm_pack_a(a, lda, Int32(rows), Int32(columns), storage.mutableFloats.baseAddress! + offset)
+        (self.storage, self.offset, self.rows, self.columns) = (storage, offset, rows, columns)
+    }
+
+    /// Rows `range` of C = A · B, with B (columns × n, pitch `ldb`) and C (rows × n, pitch
+    /// `ldc`), on the calling thread; `range` starts at a multiple of 8.
+    func multiply(rows range: Range<Int>, _ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let status = ck_gemm_packed(storage.floats.baseAddress! + offset, Int32(rows), Int32(range.lowerBound), Int32(range.count),
+                                    Int32(n), Int32(columns), b, ldb, c, ldc)
+        precondition(status == 0, "packed matrix product failed (\(status): out of memory or rows \(range) outside \(rows))")
+    }
+
+    /// C = A · B on the runtime's threads: blocks of rows when A is the larger operand (each
+    /// thread then reads only its part of A), blocks of columns otherwise.
+    func multiply(_ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let threads = Runtime.threadCount
+        guard threads > 1, rows * n * columns >= 1 << 20 else {
+            multiply(rows: 0..<rows, b, ldb: ldb, n: n, into: c, ldc: ldc)
+            return
+        }
+        if rows >= n || n < 64 * threads {
+            let per = ((rows + threads - 1) / threads + 7) / 8 * 8
+            parallelEach((rows + per - 1) / per) { t in
+                multiply(rows: t * per ..< Swift.min(rows, (t + 1) * per), b, ldb: ldb, n: n, into: c, ldc: ldc)
+            }
+        } else {
+            let per = ((n + threads - 1) / threads + 15) / 16 * 16
+            parallelEach((n + per - 1) / per) { t in
+                let j0 = t * per
+                multiply(rows: 0..<rows, b + j0, ldb: ldb, n: Swift.min(per, n - j0), into: c + j0, ldc: ldc)
+            }
+        }
+    }
+}
+
+/// Convolution weights (m, c/group, kh, kw) packed as the (m × c·kh·kw) matrix of an im2col
+/// product, for group-1 convolutions on CPUs that run `ck_gemm_packed`.
+enum PackedWeights {
+    private static let cache = WeightDerivedCache<Int, PackedMatrix>()
+
+    /// The packed matrix of `w`, or nil where the packed product does not run.
+    static func matrix(for w: Tensor) -> PackedMatrix? {
+        guard PackedMatrix.isAvailable, Runtime.gemmAccumulation == .single else { return nil }
+        let m = w.shape[0], k = w.count / Swift.max(m, 1)
+        return cache.value(for: w, key: 0) {
+            let storage = Tensor(uninitialized: [PackedMatrix.count(rows: m, columns: k)])
+            return PackedMatrix(packing: w.floats.baseAddress!, lda: k, rows: m, columns: k, into: storage)
+        }
+    }
+}
