@@ -193,6 +193,19 @@ struct TransformerOperatorTests {
         #expect(GraphOptimizer.optimize(g, protected: [y, product]).nodes.count == 2)
     }
 
+    /// The packed product's edges (`gemm_packed.c`, AVX-512): more rows than one 256-row block,
+    /// a depth past one 256-row slab of W, columns past one 192-wide block and not a multiple
+    /// of 16; with and without the residual. Elsewhere this is BLAS against BLAS.
+    @Test("a projection as large as a layer equals MatMul then Add", arguments: [false, true])
+    func largeMatMulBias(_ residual: Bool) throws {
+        var rng = SplitMix(seed: residual ? 44 : 43)
+        let x = rng.tensor([2, 150, 300]), w = rng.tensor([300, 205]), bias = rng.tensor([205]), r = rng.tensor([2, 150, 205])
+        var expected = try Binary(.add).forward([try MatMul().forward([x, w])[0], bias])[0]
+        if residual { expected = try Binary(.add).forward([expected, r])[0] }
+        let result = try MatMulBias(addsResidual: residual).forward([x, w, bias] + (residual ? [r] : []))[0]
+        #expect(result.shape == [2, 150, 205] && Compare.maxAbs(result, expected) < 1e-4)
+    }
+
     @Test func matMulBiasVJP() throws {
         var rng = SplitMix(seed: 38)
         let inputs = [rng.tensor([2, 3, 4]), rng.tensor([4, 5]), rng.tensor([1, 5])]

@@ -21,6 +21,10 @@
 
 enum { MR = 8, NR = 48, KC = 128 };
 
+/* Rows of B per slab when B is the packed operand (one slab for a transformer's 192-wide
+   projections). */
+enum { KCB = 256 };
+
 int ck_gemm_packed_available(void) { return ck_level() == 2; }
 
 size_t ck_gemm_packed_size(int m, int k) { return (size_t)((m + MR - 1) / MR) * MR * (size_t)k; }
@@ -41,12 +45,14 @@ void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed) {
 #if CK_HAS_VARIANTS
 #include <immintrin.h>
 
-/* C[rows × cols] (= or +=) a[kc][MR] · b, where b holds nv ≤ 3 panels of 16 columns, each
-   [kc][16], `panel` floats apart; cols ≤ 16·nv, rows ≤ MR. Inlined with a constant nv, so that
-   each width gets its own register-only loop. */
+/* C[rows × cols] (= or +=) A · b, where row r of A is a[r][i · a_k] for i < kc (a_k = MR for a
+   packed block, 1 for a row-major matrix), and b holds nv ≤ 3 panels of 16 columns, each
+   [kc][16], `panel` floats apart; cols ≤ 16·nv, rows ≤ MR. Inlined with constant nv and a_k,
+   so that each form gets its own register-only loop. With `prefetch`, the next packed block
+   of A (MR · kc floats on) is fetched while this one computes. */
 CK_AVX512 __attribute__((always_inline)) static inline void
-micro_kernel(int nv, int kc, const float *restrict a, const float *restrict b, size_t panel, float *restrict c,
-             size_t ldc, int accumulate, int rows, int cols) {
+micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], const float *restrict b, size_t panel,
+             float *restrict c, size_t ldc, int accumulate, int rows, int cols) {
     __mmask16 mask[3];
     for (int v = 0; v < nv; v++) {
         const int left = cols - 16 * v;
@@ -60,19 +66,31 @@ micro_kernel(int nv, int kc, const float *restrict a, const float *restrict b, s
     }
     for (int i = 0; i < kc; i++) {
         __m512 bv[3];
-        for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(b + (size_t)v * panel + 16 * (size_t)i);
-        /* The next block of A's rows follows this one: fetch it while this one computes. */
-        _mm_prefetch((const char *)(a + (size_t)MR * kc), _MM_HINT_T0);
+        for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(b + (size_t)v * panel + 16 * (size_t)i);
+        if (prefetch) _mm_prefetch((const char *)(a[0] + (size_t)MR * kc + (size_t)i * a_k), _MM_HINT_T0);
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR; r++) {
-            const __m512 ar = _mm512_set1_ps(a[r]);
+            const __m512 ar = _mm512_set1_ps(a[r][(size_t)i * a_k]);
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
         }
-        a += MR;
     }
     for (int r = 0; r < rows; r++) {
         for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16 * v, mask[v], acc[r][v]);
     }
+}
+
+/* One block of MR rows of C across nc columns: micro-kernels of 48 columns, then one of 16,
+   32 or 48 for the rest. `panels` holds the columns' 16-wide panels, [nc/16][kc][16]. */
+CK_AVX512 __attribute__((always_inline)) static inline void
+block_row(int a_k, int prefetch, int kc, const float *const a[MR], const float *panels, float *c, size_t ldc, int accumulate,
+          int rows, int nc) {
+    const size_t panel = (size_t)16 * kc;
+    int j = 0;
+    for (; j + 48 <= nc; j += 48) micro_kernel(3, a_k, prefetch, kc, a, panels + (size_t)j * kc, panel, c + j, ldc, accumulate, rows, 48);
+    const int left = nc - j;
+    if (left > 32) micro_kernel(3, a_k, prefetch, kc, a, panels + (size_t)j * kc, panel, c + j, ldc, accumulate, rows, left);
+    else if (left > 16) micro_kernel(2, a_k, prefetch, kc, a, panels + (size_t)j * kc, panel, c + j, ldc, accumulate, rows, left);
+    else if (left > 0) micro_kernel(1, a_k, prefetch, kc, a, panels + (size_t)j * kc, panel, c + j, ldc, accumulate, rows, left);
 }
 
 /* b → panels of 16 columns, [cols/16][kc][16], zero after the last column. */
@@ -105,15 +123,45 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_
             const size_t panel = (size_t)16 * kc;
             pack_b(b + (size_t)k0 * ldb + j0, ldb, kc, nc, panels);
             for (int m0 = first_row; m0 < first_row + rows; m0 += MR) {
-                const float *a = packed_a + (size_t)k0 * mp + (size_t)m0 * kc;
-                float *cm = c + (size_t)m0 * ldc + j0;
-                const int block = first_row + rows - m0 < MR ? first_row + rows - m0 : MR;
-                int j = 0;
-                for (; j + 48 <= nc; j += 48) micro_kernel(3, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, block, 48);
-                const int left = nc - j;
-                if (left > 32) micro_kernel(3, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, block, left);
-                else if (left > 16) micro_kernel(2, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, block, left);
-                else if (left > 0) micro_kernel(1, kc, a, panels + (size_t)j * kc, panel, cm + j, ldc, k0 > 0, block, left);
+                const float *block = packed_a + (size_t)k0 * mp + (size_t)m0 * kc;
+                const float *a[MR];
+                for (int r = 0; r < MR; r++) a[r] = block + r;
+                const int height = first_row + rows - m0 < MR ? first_row + rows - m0 : MR;
+                block_row(MR, 1, kc, a, panels, c + (size_t)m0 * ldc + j0, ldc, k0 > 0, height, nc);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Rows of X (row-major) per block: their MB × KC slab (128 KB) and their rows of C stay in L2
+   while the panels of B pass over them, slab after slab. */
+enum { MB = 256, NB = 192 };
+
+CK_AVX512 static int gemm_packed_b_avx512(const float *x, size_t lda, int first_row, int rows, int first_col, int cols, int n,
+                                          int k, const float *packed_b, float *c, size_t ldc, int accumulate) {
+    if (k == 0) {
+        if (!accumulate)
+            for (int r = first_row; r < first_row + rows; r++) memset(c + (size_t)r * ldc + first_col, 0, sizeof(float) * (size_t)cols);
+        return 0;
+    }
+    const int np = (n + 15) / 16 * 16;
+    c += first_col;
+    for (int i0 = first_row; i0 < first_row + rows; i0 += MB) {
+        const int end = first_row + rows - i0 < MB ? first_row + rows : i0 + MB;
+        for (int k0 = 0; k0 < k; k0 += KCB) {
+            const int kc = k - k0 < KCB ? k - k0 : KCB;
+            const float *slab = packed_b + (size_t)k0 * np + (size_t)first_col * kc;
+            /* Each block of rows (MR × kc, in L1) across NB columns of the slab's panels (L2). */
+            for (int j0 = 0; j0 < cols; j0 += NB) {
+                const int nb = cols - j0 < NB ? cols - j0 : NB;
+                for (int m0 = i0; m0 < end; m0 += MR) {
+                    const int height = end - m0 < MR ? end - m0 : MR;
+                    const float *a[MR];
+                    /* Rows past the last repeat it (computed, never stored), so nothing outside X is read. */
+                    for (int r = 0; r < MR; r++) a[r] = x + (size_t)(m0 + (r < height ? r : height - 1)) * lda + k0;
+                    block_row(1, 0, kc, a, slab + (size_t)j0 * kc, c + (size_t)m0 * ldc + j0, ldc, accumulate || k0 > 0, height, nb);
+                }
             }
         }
     }
@@ -126,6 +174,31 @@ int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n,
     if (first_row < 0 || first_row % MR != 0 || rows < 0 || first_row + rows > m) return -3;
 #if CK_HAS_VARIANTS
     if (ck_level() == 2) return gemm_packed_avx512(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc);
+#endif
+    return -2;
+}
+
+size_t ck_gemm_packed_b_size(int k, int n) { return (size_t)k * (size_t)((n + 15) / 16 * 16); }
+
+void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed) {
+    const int np = (n + 15) / 16 * 16;
+    for (int k0 = 0; k0 < k; k0 += KCB) {
+        const int kc = k - k0 < KCB ? k - k0 : KCB;
+        float *slab = packed + (size_t)k0 * np;
+        for (int j = 0; j < np; j += 16) {
+            for (int i = 0; i < kc; i++) {
+                for (int t = 0; t < 16; t++)
+                    slab[(size_t)j * kc + (size_t)i * 16 + t] = j + t < n ? b[(size_t)(k0 + i) * ldb + j + t] : 0.0f;
+            }
+        }
+    }
+}
+
+int ck_gemm_packed_b(const float *a, size_t lda, int first_row, int rows, int first_col, int cols, int n, int k,
+                     const float *packed_b, float *c, size_t ldc, int accumulate) {
+    if (first_row < 0 || rows < 0 || first_col < 0 || first_col % 16 != 0 || cols < 0 || first_col + cols > n) return -3;
+#if CK_HAS_VARIANTS
+    if (ck_level() == 2) return gemm_packed_b_avx512(a, lda, first_row, rows, first_col, cols, n, k, packed_b, c, ldc, accumulate);
 #endif
     return -2;
 }

@@ -54,10 +54,21 @@ struct PackedMatrix: @unchecked Sendable {
     }
 }
 
-/// Convolution weights (m, c/group, kh, kw) packed as the (m × c·kh·kw) matrix of an im2col
-/// product, for group-1 convolutions on CPUs that run `ck_gemm_packed`.
+/// Weights packed once for the AVX-512 products: convolution weights (m, c/group, kh, kw) as
+/// the left (m × c·kh·kw) matrix of an im2col product, projection weights as the right
+/// operand of `X · W`.
 enum PackedWeights {
     private static let cache = WeightDerivedCache<Int, PackedMatrix>()
+    private static let rightCache = WeightDerivedCache<Int, PackedRightMatrix>()
+
+    /// The 2-D `w` (k × n) packed as the right operand of `X · w`, or nil where the packed
+    /// product does not run.
+    static func rightMatrix(for w: Tensor) -> PackedRightMatrix? {
+        guard PackedMatrix.isAvailable, Runtime.gemmAccumulation == .single, w.rank == 2 else { return nil }
+        return rightCache.value(for: w, key: 0) {
+            PackedRightMatrix(packing: w.floats.baseAddress!, ldb: w.shape[1], rows: w.shape[0], columns: w.shape[1])
+        }
+    }
 
     /// The packed matrix of `w`, or nil where the packed product does not run.
     static func matrix(for w: Tensor) -> PackedMatrix? {

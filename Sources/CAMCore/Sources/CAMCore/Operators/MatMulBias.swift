@@ -45,7 +45,11 @@ public struct MatMulBias: Operator {
                 }
             }
         }
-        sgemm(m: rows, n: n, k: k, a: a.floats.baseAddress!, lda: k, b: w.floats.baseAddress!, ldb: n, beta: 1, c: po, ldc: n)
+        if let packed = PackedWeights.rightMatrix(for: w) {
+            packed.multiply(a.floats.baseAddress!, lda: k, m: rows, into: po, ldc: n, accumulate: true)
+        } else {
+            sgemm(m: rows, n: n, k: k, a: a.floats.baseAddress!, lda: k, b: w.floats.baseAddress!, ldb: n, beta: 1, c: po, ldc: n)
+        }
         withExtendedLifetime((a, w, bias, residual)) {}
         return [out]
     }

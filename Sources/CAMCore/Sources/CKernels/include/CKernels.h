@@ -85,6 +85,20 @@ void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed);
 int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
                    size_t ldc);
 
+/// Floats B (k × n) takes when packed for ck_gemm_packed_b: k times n rounded up to 16.
+size_t ck_gemm_packed_b_size(int k, int n);
+
+/// Packs B (k × n, row pitch ldb) for ck_gemm_packed_b: slabs of 128 rows in panels of 16
+/// columns, the columns after n zero (see gemm_packed.c).
+void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed);
+
+/// Rows first_row ..< first_row + rows and columns first_col ..< first_col + cols of C (m × n,
+/// row pitch ldc) = A · B, or with `accumulate` C + A · B, with A (m × k) row-major with pitch
+/// lda and B packed by ck_gemm_pack_b (a layer's weights, on the right); first_col a multiple
+/// of 16. Returns 0; −2 when not available on this CPU; −3 for a block outside C.
+int ck_gemm_packed_b(const float *a, size_t lda, int first_row, int rows, int first_col, int cols, int n, int k,
+                     const float *packed_b, float *c, size_t ldc, int accumulate);
+
 /// Softmax of each of `rows` contiguous rows of n values (out may not alias x); exp within
 /// 2 ulp of expf, vectorised, and 0 (not subnormal) below e^−87.3.
 void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n);
