@@ -4,7 +4,9 @@ import TestSupport
 
 /// Depthwise convolutions (one filter per channel) with a fused ReLU6, against a direct loop
 /// in double: strides 1–3, kernels 3 and 5, dilation, odd and even widths, uneven padding —
-/// the cases of the padded, phase-split scratch plane the kernel reads.
+/// the cases of the padded, phase-split scratch plane the portable kernel reads — and planes
+/// wider than one 16-lane vector and taller than one 8-row block, with partial ones, for the
+/// direct AVX-512 kernel (`depthwise_avx512.c`).
 @Suite("Depthwise convolutions")
 struct DepthwiseTests {
     /// (input shape, kernel, stride, dilation, pads top/left/bottom/right).
@@ -16,6 +18,13 @@ struct DepthwiseTests {
         ([2, 2, 9, 13], 3, 3, 1, [1, 2, 0, 1]),
         ([1, 2, 11, 9], 3, 1, 2, [2, 2, 2, 2]),
         ([1, 5, 4, 5], 5, 1, 1, [2, 2, 2, 2]),
+        ([1, 2, 19, 37], 3, 1, 1, [1, 1, 1, 1]),
+        ([1, 2, 21, 45], 3, 2, 1, [1, 1, 1, 1]),
+        ([1, 2, 17, 70], 5, 2, 1, [2, 2, 2, 2]),
+        ([1, 2, 10, 33], 5, 1, 1, [0, 2, 1, 0]),
+        // Stride 2 reads 32 columns per vector: the plane's last column in the second 16.
+        ([1, 2, 9, 28], 3, 2, 1, [1, 1, 1, 1]),
+        ([1, 2, 6, 60], 5, 2, 1, [2, 2, 2, 2]),
     ]
 
     @Test("forward with bias and ReLU6", arguments: cases)

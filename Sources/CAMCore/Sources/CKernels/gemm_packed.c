@@ -45,6 +45,16 @@ void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed) {
 #if CK_HAS_VARIANTS
 #include <immintrin.h>
 
+/* What a block's store applies (when `active`): bias[r] for its row r, the residual at the
+   block's own offset (pitch ldc), and the clamp. */
+typedef struct {
+    int active;
+    const float *bias, *residual;
+    float lo, hi;
+} block_epilogue;
+
+static const block_epilogue no_epilogue = {0, 0, 0, 0.0f, 0.0f};
+
 /* C[rows × cols] (= or +=) A · b, where row r of A is a[r][i · a_k] for i < kc (a_k = MR for a
    packed block, 1 for a row-major matrix), and b holds nv ≤ 3 panels of 16 columns, each
    [kc][16], `panel` floats apart; cols ≤ 16·nv, rows ≤ MR. Inlined with constant nv and a_k,
@@ -79,18 +89,43 @@ micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], co
     }
 }
 
+/* min(max((C + bias[r]) + residual, lo), hi) on a block just stored (still in L1), NaN kept as
+   ck_bias_residual_clamp keeps it. Apart from the micro-kernel, whose registers it would
+   otherwise crowd. */
+CK_AVX512 static void apply_epilogue(float *c, size_t ldc, int rows, int cols, block_epilogue ep) {
+    const __m512 vlo = _mm512_set1_ps(ep.lo), vhi = _mm512_set1_ps(ep.hi);
+    for (int r = 0; r < rows; r++) {
+        const __m512 vb = _mm512_set1_ps(ep.bias ? ep.bias[r] : 0.0f);
+        float *row = c + (size_t)r * ldc;
+        const float *res = ep.residual ? ep.residual + (size_t)r * ldc : 0;
+        for (int j = 0; j < cols; j += 16) {
+            const __mmask16 m = cols - j >= 16 ? 0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+            __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(m, row + j), vb);
+            if (res) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, res + j));
+            _mm512_mask_storeu_ps(row + j, m, _mm512_min_ps(vhi, _mm512_max_ps(vlo, t)));
+        }
+    }
+}
+
 /* One block of MR rows of C across nc columns: micro-kernels of 48 columns, then one of 16,
-   32 or 48 for the rest. `panels` holds the columns' 16-wide panels, [nc/16][kc][16]. */
+   32 or 48 for the rest, each followed by the epilogue when it is active. `panels` holds the
+   columns' 16-wide panels, [nc/16][kc][16]. */
 CK_AVX512 __attribute__((always_inline)) static inline void
 block_row(int a_k, int prefetch, int kc, const float *const a[MR], const float *panels, float *c, size_t ldc, int accumulate,
-          int rows, int nc) {
+          int rows, int nc, block_epilogue ep) {
     const size_t panel = (size_t)16 * kc;
-    int j = 0;
-    for (; j + 48 <= nc; j += 48) micro_kernel(3, a_k, prefetch, kc, a, panels + (size_t)j * kc, panel, c + j, ldc, accumulate, rows, 48);
-    const int left = nc - j;
-    if (left > 32) micro_kernel(3, a_k, prefetch, kc, a, panels + (size_t)j * kc, panel, c + j, ldc, accumulate, rows, left);
-    else if (left > 16) micro_kernel(2, a_k, prefetch, kc, a, panels + (size_t)j * kc, panel, c + j, ldc, accumulate, rows, left);
-    else if (left > 0) micro_kernel(1, a_k, prefetch, kc, a, panels + (size_t)j * kc, panel, c + j, ldc, accumulate, rows, left);
+    for (int j = 0; j < nc; j += 48) {
+        const int cols = nc - j < 48 ? nc - j : 48;
+        const float *p = panels + (size_t)j * kc;
+        if (cols > 32) micro_kernel(3, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, rows, cols);
+        else if (cols > 16) micro_kernel(2, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, rows, cols);
+        else micro_kernel(1, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, rows, cols);
+        if (ep.active) {
+            block_epilogue at = ep;
+            at.residual = ep.residual ? ep.residual + j : 0;
+            apply_epilogue(c + j, ldc, rows, cols, at);
+        }
+    }
 }
 
 /* b → panels of 16 columns, [cols/16][kc][16], zero after the last column. */
@@ -108,9 +143,21 @@ CK_AVX512 static void pack_b(const float *restrict src, size_t ldb, int kc, int 
 enum { NC = 960 };
 
 CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b,
-                                        size_t ldb, float *c, size_t ldc) {
+                                        size_t ldb, float *c, size_t ldc, const ck_epilogue *epilogue) {
     if (k == 0) {
-        for (int r = first_row; r < first_row + rows; r++) memset(c + (size_t)r * ldc, 0, sizeof(float) * (size_t)n);
+        for (int r = first_row; r < first_row + rows; r++) {
+            float *row = c + (size_t)r * ldc;
+            for (int j = 0; j < n; j++) {
+                float t = 0.0f;
+                if (epilogue) {
+                    t = t + (epilogue->bias ? epilogue->bias[r] : 0.0f);
+                    if (epilogue->residual) t = t + epilogue->residual[(size_t)r * ldc + j];
+                    t = t < epilogue->lo ? epilogue->lo : t;
+                    t = t > epilogue->hi ? epilogue->hi : t;
+                }
+                row[j] = t;
+            }
+        }
         return 0;
     }
     float *panels = ck_thread_scratch((size_t)KC * NC);
@@ -127,7 +174,15 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_
                 const float *a[MR];
                 for (int r = 0; r < MR; r++) a[r] = block + r;
                 const int height = first_row + rows - m0 < MR ? first_row + rows - m0 : MR;
-                block_row(MR, 1, kc, a, panels, c + (size_t)m0 * ldc + j0, ldc, k0 > 0, height, nc);
+                block_epilogue ep = no_epilogue;
+                if (epilogue && k0 + kc == k) {
+                    ep.active = 1;
+                    ep.bias = epilogue->bias ? epilogue->bias + m0 : 0;
+                    ep.residual = epilogue->residual ? epilogue->residual + (size_t)m0 * ldc + j0 : 0;
+                    ep.lo = epilogue->lo;
+                    ep.hi = epilogue->hi;
+                }
+                block_row(MR, 1, kc, a, panels, c + (size_t)m0 * ldc + j0, ldc, k0 > 0, height, nc, ep);
             }
         }
     }
@@ -160,7 +215,8 @@ CK_AVX512 static int gemm_packed_b_avx512(const float *x, size_t lda, int first_
                     const float *a[MR];
                     /* Rows past the last repeat it (computed, never stored), so nothing outside X is read. */
                     for (int r = 0; r < MR; r++) a[r] = x + (size_t)(m0 + (r < height ? r : height - 1)) * lda + k0;
-                    block_row(1, 0, kc, a, slab + (size_t)j0 * kc, c + (size_t)m0 * ldc + j0, ldc, accumulate || k0 > 0, height, nb);
+                    block_row(1, 0, kc, a, slab + (size_t)j0 * kc, c + (size_t)m0 * ldc + j0, ldc, accumulate || k0 > 0, height, nb,
+                              no_epilogue);
                 }
             }
         }
@@ -170,10 +226,10 @@ CK_AVX512 static int gemm_packed_b_avx512(const float *x, size_t lda, int first_
 #endif
 
 int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
-                   size_t ldc) {
+                   size_t ldc, const ck_epilogue *epilogue) {
     if (first_row < 0 || first_row % MR != 0 || rows < 0 || first_row + rows > m) return -3;
 #if CK_HAS_VARIANTS
-    if (ck_level() == 2) return gemm_packed_avx512(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc);
+    if (ck_level() == 2) return gemm_packed_avx512(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue);
 #endif
     return -2;
 }

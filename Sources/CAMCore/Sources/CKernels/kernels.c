@@ -1,5 +1,6 @@
 #include "CKernels.h"
 #include "dispatch.h"
+#include "depthwise_avx512.h"
 #include "scratch.h"
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,12 @@ int ck_level(void) {
 }
 
 int ck_depthwise_plane(const float *x, const float *weights, const ck_window *g, float *out, float bias, float lo, float hi) {
+#if CK_HAS_VARIANTS
+    if (ck_level() == 2 && ck_depthwise_direct_applies(g)) {
+        ck_depthwise_direct_avx512(x, weights, g, out, bias, lo, hi);
+        return 0;
+    }
+#endif
     DISPATCH_RESULT(depthwise, x, weights, g, out, bias, lo, hi)
 }
 void ck_depthwise_plane_transposed(const float *gout, const float *weights, const ck_window *g, float *gin) { DISPATCH(depthwise_t, gout, weights, g, gin) }

@@ -24,31 +24,42 @@ struct PackedMatrix: @unchecked Sendable {
     }
 
     /// Rows `range` of C = A · B, with B (columns × n, pitch `ldb`) and C (rows × n, pitch
-    /// `ldc`), on the calling thread; `range` starts at a multiple of 8.
-    func multiply(rows range: Range<Int>, _ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let status = ck_gemm_packed(storage.floats.baseAddress! + offset, Int32(rows), Int32(range.lowerBound), Int32(range.count),
-                                    Int32(n), Int32(columns), b, ldb, c, ldc)
+    /// `ldc`), on the calling thread; `range` starts at a multiple of 8. `epilogue` (bias per
+    /// row of C, residual, activation) is applied as C is stored.
+    func multiply(rows range: Range<Int>, _ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+                  epilogue: OutputEpilogue? = nil) {
+        let a = storage.floats.baseAddress! + offset
+        let status: Int32
+        if let epilogue, !epilogue.isIdentity {
+            var fused = epilogue.kernelEpilogue(storingAt: c)
+            status = ck_gemm_packed(a, Int32(rows), Int32(range.lowerBound), Int32(range.count), Int32(n), Int32(columns), b, ldb,
+                                    c, ldc, &fused)
+        } else {
+            status = ck_gemm_packed(a, Int32(rows), Int32(range.lowerBound), Int32(range.count), Int32(n), Int32(columns), b, ldb,
+                                    c, ldc, nil)
+        }
         precondition(status == 0, "packed matrix product failed (\(status): out of memory or rows \(range) outside \(rows))")
     }
 
-    /// C = A · B on the runtime's threads: blocks of rows when A is the larger operand (each
-    /// thread then reads only its part of A), blocks of columns otherwise.
-    func multiply(_ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+    /// C = A · B (then `epilogue`) on the runtime's threads: blocks of rows when A is the
+    /// larger operand (each thread then reads only its part of A), blocks of columns otherwise.
+    func multiply(_ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+                  epilogue: OutputEpilogue? = nil) {
         let threads = Runtime.threadCount
         guard threads > 1, rows * n * columns >= 1 << 20 else {
-            multiply(rows: 0..<rows, b, ldb: ldb, n: n, into: c, ldc: ldc)
+            multiply(rows: 0..<rows, b, ldb: ldb, n: n, into: c, ldc: ldc, epilogue: epilogue)
             return
         }
         if rows >= n || n < 64 * threads {
             let per = ((rows + threads - 1) / threads + 7) / 8 * 8
             parallelEach((rows + per - 1) / per) { t in
-                multiply(rows: t * per ..< Swift.min(rows, (t + 1) * per), b, ldb: ldb, n: n, into: c, ldc: ldc)
+                multiply(rows: t * per ..< Swift.min(rows, (t + 1) * per), b, ldb: ldb, n: n, into: c, ldc: ldc, epilogue: epilogue)
             }
         } else {
             let per = ((n + threads - 1) / threads + 15) / 16 * 16
             parallelEach((n + per - 1) / per) { t in
                 let j0 = t * per
-                multiply(rows: 0..<rows, b + j0, ldb: ldb, n: Swift.min(per, n - j0), into: c + j0, ldc: ldc)
+                multiply(rows: 0..<rows, b + j0, ldb: ldb, n: Swift.min(per, n - j0), into: c + j0, ldc: ldc, epilogue: epilogue)
             }
         }
     }

@@ -47,12 +47,12 @@ enum TiledConvolution {
                 }
                 let dst = out + n * m * p + first
                 if let packed {
-                    packed.multiply(rows: 0..<m, b, ldb: ldb, n: columns, into: dst, ldc: p)
+                    packed.multiply(rows: 0..<m, b, ldb: ldb, n: columns, into: dst, ldc: p, epilogue: epilogue)
                 } else {
                     sgemmSerial(m: m, n: columns, k: k, a: w, lda: k, b: b, ldb: ldb, c: dst, ldc: p)
-                }
-                if !epilogue.isIdentity {
-                    for ch in 0..<m { epilogue.apply(dst + ch * p, count: columns, channel: ch) }
+                    if !epilogue.isIdentity {
+                        for ch in 0..<m { epilogue.apply(dst + ch * p, count: columns, channel: ch) }
+                    }
                 }
             }
         }

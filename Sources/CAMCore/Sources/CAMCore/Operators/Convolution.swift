@@ -149,11 +149,11 @@ public struct Convolution: Operator {
             parallelEach(g.batch) { n in
                 let dst = po + n * m * p
                 if let packed {
-                    packed.multiply(rows: 0..<m, px + n * c * hw, ldb: p, n: p, into: dst, ldc: p)
+                    packed.multiply(rows: 0..<m, px + n * c * hw, ldb: p, n: p, into: dst, ldc: p, epilogue: epilogue)
                 } else {
                     sgemmSerial(m: m, n: p, k: k, a: pw, lda: k, b: px + n * c * hw, ldb: p, c: dst, ldc: p)
+                    for ch in 0..<m { epilogue.apply(dst + ch * p, count: p, channel: ch) }
                 }
-                for ch in 0..<m { epilogue.apply(dst + ch * p, count: p, channel: ch) }
             }
             return
         }
@@ -204,13 +204,14 @@ public struct Convolution: Operator {
                     b = src
                 }
                 if let packed {
-                    packed.multiply(b, ldb: p, n: p, into: po + n * m * p, ldc: p)
+                    // The bias, residual and activation go with the product's stores.
+                    packed.multiply(b, ldb: p, n: p, into: po + n * m * p, ldc: p, epilogue: epilogue)
                 } else {
                     sgemm(m: mg, n: p, k: k, a: pw + grp * mg * k, lda: k, b: b, ldb: p,
                           c: po + (n * m + grp * mg) * p, ldc: p)
                 }
             }
-            if !epilogue.isIdentity {
+            if packed == nil && !epilogue.isIdentity {
                 parallelFor(m, grain: Swift.max(1, 16384 / p)) { channels in
                     for ch in channels { epilogue.apply(po + (n * m + ch) * p, count: p, channel: ch) }
                 }
@@ -264,6 +265,12 @@ struct OutputEpilogue {
     }
 
     var isIdentity: Bool { bias == nil && !clamps && residual == nil }
+
+    /// The same for `ck_gemm_packed` to apply as it stores a product whose first value is at
+    /// `c` in the output (rows of C are channels; the residual is read at C's offset).
+    func kernelEpilogue(storingAt c: UnsafePointer<Float>) -> ck_epilogue {
+        ck_epilogue(bias: bias, residual: residual.map { r in output.map { r + (c - $0) } } ?? nil, lo: lo, hi: hi)
+    }
     var addsResidual: Bool { residual != nil }
 
     /// Applies it to `count` values of one output channel, `v` pointing into the output.

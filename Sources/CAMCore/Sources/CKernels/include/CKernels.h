@@ -78,12 +78,21 @@ size_t ck_gemm_packed_size(int m, int k);
 /// the rows after m zero (see gemm_packed.c).
 void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed);
 
+/// What ck_gemm_packed applies to each value of C as it stores it:
+/// min(max((v + bias[row]) + residual, lo), hi) — a convolution's bias, a residual added after
+/// it and its activation, as ck_bias_residual_clamp does. `bias` (indexed by C's row) and
+/// `residual` (laid out as C, with C's pitch) may be NULL.
+typedef struct {
+    const float *bias, *residual;
+    float lo, hi;
+} ck_epilogue;
+
 /// Rows first_row ..< first_row + rows of C (m × n, row pitch ldc) = A · B, with A packed by
 /// ck_gemm_pack_a and B (k × n) row-major with pitch ldb; first_row a multiple of 8 (so that
-/// threads can share a product by blocks of rows). Returns 0; −1 when out of memory; −2 when
-/// not available on this CPU; −3 for rows outside A.
+/// threads can share a product by blocks of rows); `epilogue` applied as C is stored, or NULL.
+/// Returns 0; −1 when out of memory; −2 when not available on this CPU; −3 for rows outside A.
 int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
-                   size_t ldc);
+                   size_t ldc, const ck_epilogue *epilogue);
 
 /// Floats B (k × n) takes when packed for ck_gemm_packed_b: k times n rounded up to 16.
 size_t ck_gemm_packed_b_size(int k, int n);
