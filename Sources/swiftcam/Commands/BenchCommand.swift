@@ -34,7 +34,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Untimed warm-up runs per measurement.")
     var warmup: Int = 2
 
-    @Flag(name: .long, help: "Also print where each forward pass spends its time, by operator and slowest nodes.")
+    @Flag(name: .long, help: "Also print where each forward pass spends its time, by operator and the 10 slowest nodes (SWIFTCAM_PROFILE_NODES=N lists N).")
     var profile = false
 
     @Option(name: .long, help: "Leak check instead of timing: run N explanations, cycling through --method at the first --batch size, and report the resident memory after the 10th and the last.")

@@ -39,8 +39,11 @@ final class OperatorProfile: @unchecked Sendable {
         running = nil
     }
 
+    /// How many of the slowest nodes a report lists: 10, or SWIFTCAM_PROFILE_NODES.
+    static let listedNodes = Int(ProcessInfo.processInfo.environment["SWIFTCAM_PROFILE_NODES"] ?? "") ?? 10
+
     /// A table of the operators (and the `nodes` slowest nodes), in ms per image.
-    func report(images: Int, nodes: Int = Int(ProcessInfo.processInfo.environment["SWIFTCAM_PROFILE_NODES"] ?? "") ?? 10) -> String {
+    func report(images: Int, nodes: Int = OperatorProfile.listedNodes) -> String {
         lock.lock()
         defer { lock.unlock() }
         let scale = 1000 / Double(Swift.max(images, 1))
