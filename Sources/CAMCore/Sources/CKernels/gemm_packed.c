@@ -4,18 +4,25 @@
 #include <string.h>
 
 /*
- * C = A · B with A packed once and kept (a convolution's filters), for CPUs with AVX-512.
+ * Matrix products with one operand packed once and kept (a layer's weights), for CPUs with
+ * AVX-512; elsewhere the callers use OpenBLAS.
  *
  * BLAS packs both operands again on every call. For the Winograd products of a network's
  * deep layers, A (the transformed filters, up to 512 × 512 for each of 36 positions) is much
- * larger than B (a few dozen tiles), so repacking it dominated. Here A is packed once, in the
- * order the product reads it: slabs of KC columns, each in blocks of MR rows
- * ([k/KC][m/MR][KC][MR], zero rows at the end), one sequential stream read once per KC × NC block of
- * B, which is copied into panels of 16 columns in the calling thread's scratch (L2) while each
- * MR × KC block of A (L1) passes over all of it.
+ * larger than B (a few dozen tiles), so repacking it dominated. Two forms:
  *
- * The micro-kernel holds an MR × NR = 8 × 48 block of C in 24 vector registers; each step
- * of k loads three vectors of B, broadcasts eight values of A and does 24 fused multiply-adds.
+ * - ck_gemm_packed: A packed (a convolution's filters, on the left), in the order the product
+ *   reads it: slabs of KC columns, each in blocks of MR rows ([k/KC][m/MR][KC][MR], zero rows
+ *   at the end), one sequential stream, prefetched a block ahead. B is copied per KC × NC
+ *   block into panels of 16 columns in the calling thread's scratch (L2), and each MR × KC
+ *   block of A (L1) passes over all of it. The bias, residual and activation of a
+ *   convolution can be applied to each block as it is stored (ck_epilogue).
+ * - ck_gemm_packed_b: B packed (a transformer's projection weights, on the right), in slabs of
+ *   KCB rows of 16-column panels; the activations X on the left are read in place, MR rows at
+ *   a time, across NB columns of the slab.
+ *
+ * The micro-kernel holds an MR × NR = 8 × 48 block of C in 24 vector registers; each step of
+ * k loads three vectors of B, broadcasts eight values of A and does 24 fused multiply-adds.
  * Every C value is one chain of fused multiply-adds over k in order, as in OpenBLAS's kernels.
  */
 
@@ -107,15 +114,15 @@ CK_AVX512 static void apply_epilogue(float *c, size_t ldc, int rows, int cols, b
     }
 }
 
-/* One block of MR rows of C across nc columns: micro-kernels of 48 columns, then one of 16,
-   32 or 48 for the rest, each followed by the epilogue when it is active. `panels` holds the
+/* One block of MR rows of C across nc columns: micro-kernels of NR = 48 columns, the last one
+   16, 32 or 48 wide, each followed by the epilogue when it is active. `panels` holds the
    columns' 16-wide panels, [nc/16][kc][16]. */
 CK_AVX512 __attribute__((always_inline)) static inline void
 block_row(int a_k, int prefetch, int kc, const float *const a[MR], const float *panels, float *c, size_t ldc, int accumulate,
           int rows, int nc, block_epilogue ep) {
     const size_t panel = (size_t)16 * kc;
-    for (int j = 0; j < nc; j += 48) {
-        const int cols = nc - j < 48 ? nc - j : 48;
+    for (int j = 0; j < nc; j += NR) {
+        const int cols = nc - j < NR ? nc - j : NR;
         const float *p = panels + (size_t)j * kc;
         if (cols > 32) micro_kernel(3, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, rows, cols);
         else if (cols > 16) micro_kernel(2, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, rows, cols);
@@ -167,7 +174,6 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_
         const int nc = n - j0 < NC ? n - j0 : NC;
         for (int k0 = 0; k0 < k; k0 += KC) {
             const int kc = k - k0 < KC ? k - k0 : KC;
-            const size_t panel = (size_t)16 * kc;
             pack_b(b + (size_t)k0 * ldb + j0, ldb, kc, nc, panels);
             for (int m0 = first_row; m0 < first_row + rows; m0 += MR) {
                 const float *block = packed_a + (size_t)k0 * mp + (size_t)m0 * kc;

@@ -65,7 +65,7 @@ enum Winograd {
         let tilesHigh: Int, tilesWide: Int
         var tiles: Int { tilesHigh * tilesWide }
 
-        /// Strips about `targetColumns` output columns wide, the images of a batch of `batch`
+        /// Strips about 64 tiles wide (or the whole batch, if narrower), the `batch` images
         /// shared evenly among them.
         init(tile: Tile, batch: Int, width: Int, padLeft: Int, outHeight: Int, outWidth: Int) {
             let padRight = outWidth + 2 - width - padLeft
