@@ -179,15 +179,22 @@ enum WinogradFilterCache {
         cache.value(for: w, key: Key(transposed: transposed, tile: tile)) {
             let (m, c) = (w.shape[0], w.shape[1])
             let (rows, columns) = transposed ? (c, m) : (m, c)
-            let u = Tensor(uninitialized: [tile.positions, rows, columns])
-            ck_winograd_filters(w.floats.baseAddress!, Int32(m), Int32(c), transposed ? 1 : 0, Int32(tile.rawValue),
-                                u.mutableFloats.baseAddress!)
-            guard PackedMatrix.isAvailable else { return TransformedFilters(storage: u, rows: rows, columns: columns, packed: nil) }
+            guard PackedMatrix.isAvailable else {
+                let u = Tensor(uninitialized: [tile.positions, rows, columns])
+                ck_winograd_filters(w.floats.baseAddress!, Int32(m), Int32(c), transposed ? 1 : 0, Int32(tile.rawValue),
+                                    u.mutableFloats.baseAddress!)
+                return TransformedFilters(storage: u, rows: rows, columns: columns, packed: nil)
+            }
+            // The unpacked transforms are temporary: malloc'd rather than a pooled tensor, so
+            // that their memory goes back to the system instead of staying in the buffer pool.
+            let u = UnsafeMutablePointer<Float>.allocate(capacity: tile.positions * rows * columns)
+            defer { u.deallocate() }
+            ck_winograd_filters(w.floats.baseAddress!, Int32(m), Int32(c), transposed ? 1 : 0, Int32(tile.rawValue), u)
             let size = PackedMatrix.count(rows: rows, columns: columns)
             let storage = Tensor(uninitialized: [tile.positions, size])
             let packed = (0..<tile.positions).map { xi in
-                PackedMatrix(packing: u.floats.baseAddress! + xi * rows * columns, lda: columns, rows: rows, columns: columns,
-                             into: storage, offset: xi * size)
+                PackedMatrix(packing: u + xi * rows * columns, lda: columns, rows: rows, columns: columns, into: storage,
+                             offset: xi * size)
             }
             return TransformedFilters(storage: storage, rows: rows, columns: columns, packed: packed)
         }
