@@ -265,13 +265,15 @@ struct OutputEpilogue {
     }
 
     var isIdentity: Bool { bias == nil && !clamps && residual == nil }
+    var addsResidual: Bool { residual != nil }
 
     /// The same for `ck_gemm_packed` to apply as it stores a product whose first value is at
     /// `c` in the output (rows of C are channels; the residual is read at C's offset).
     func kernelEpilogue(storingAt c: UnsafePointer<Float>) -> ck_epilogue {
-        ck_epilogue(bias: bias, residual: residual.map { r in output.map { r + (c - $0) } } ?? nil, lo: lo, hi: hi)
+        var alignedResidual: UnsafePointer<Float>?
+        if let residual, let output { alignedResidual = residual + (c - output) }
+        return ck_epilogue(bias: bias, residual: alignedResidual, lo: lo, hi: hi)
     }
-    var addsResidual: Bool { residual != nil }
 
     /// Applies it to `count` values of one output channel, `v` pointing into the output.
     @inline(__always)
