@@ -6,7 +6,8 @@ import TestSupport
 /// in double: strides 1–3, kernels 3 and 5, dilation, odd and even widths, uneven padding —
 /// the cases of the padded, phase-split scratch plane the portable kernel reads — and planes
 /// wider than one 16-lane vector and taller than one 8-row block, with partial ones, for the
-/// direct AVX-512 kernel (`depthwise_avx512.c`).
+/// direct AVX-512 kernel (`depthwise_avx512.c`), and channel counts that fill blocks of 16 in
+/// part, for the channel-blocked one (`depthwise_channels.c`).
 @Suite("Depthwise convolutions")
 struct DepthwiseTests {
     /// (input shape, kernel, stride, dilation, pads top/left/bottom/right).
@@ -25,6 +26,13 @@ struct DepthwiseTests {
         // Stride 2 reads 32 columns per vector: the plane's last column in the second 16.
         ([1, 2, 9, 28], 3, 2, 1, [1, 1, 1, 1]),
         ([1, 2, 6, 60], 5, 2, 1, [2, 2, 2, 2]),
+        // Blocks of 16 channels (`depthwise_channels.c`): a partial last block, several images,
+        // planes narrower than a vector, a tall kernel, stride 3, wide rows.
+        ([2, 37, 7, 7], 5, 1, 1, [2, 2, 2, 2]),
+        ([3, 16, 5, 3], 3, 1, 1, [1, 1, 1, 1]),
+        ([1, 20, 15, 14], 7, 2, 1, [3, 3, 3, 3]),
+        ([1, 33, 12, 11], 3, 3, 1, [1, 0, 2, 1]),
+        ([1, 18, 9, 40], 3, 2, 1, [0, 1, 1, 0]),
     ]
 
     @Test("forward with bias and ReLU6", arguments: cases)
@@ -51,5 +59,20 @@ struct DepthwiseTests {
             worst = Swift.max(worst, Swift.abs(expected - Double(ys[((b * c + ch) * oh + oy) * ow + ox])))
         } } } }
         #expect(worst < 1e-5)
+    }
+
+    /// A residual added before the activation (`Conv+Add`), applied as the depthwise kernels
+    /// store: exactly the plain convolution's output plus the residual, clamped.
+    @Test("with a residual added before the clamp", arguments: [([2, 21, 9, 10], 3, 1), ([1, 17, 14, 14], 5, 2)])
+    func residual(_ shape: [Int], _ k: Int, _ s: Int) throws {
+        var rng = SplitMix(seed: UInt64(shape.reduce(0, +) + k))
+        let c = shape[1]
+        let x = rng.tensor(shape, -3, 9), weights = rng.tensor([c, 1, k, k]), bias = rng.tensor([c])
+        let plain = Convolution(strides: [s, s], padding: .explicit([k / 2, k / 2, k / 2, k / 2]), group: c)
+        let convolved = try plain.forward([x, weights, bias])[0]
+        let r = rng.tensor(convolved.shape, -4, 4)
+        let fused = try plain.addingResidual().fused(.clip(0, 6)).forward([x, weights, bias, r])[0]
+        let (sums, rs, ys) = (convolved.toFloats(), r.toFloats(), fused.toFloats())
+        for i in ys.indices { #expect(ys[i] == Swift.min(Swift.max(sums[i] + rs[i], 0), 6), "value \(i)") }
     }
 }

@@ -1,6 +1,7 @@
 #include "CKernels.h"
 #include "dispatch.h"
 #include "scratch.h"
+#include "gemm_layout.h"
 #include <string.h>
 
 /*
@@ -26,7 +27,7 @@
  * Every C value is one chain of fused multiply-adds over k in order, as in OpenBLAS's kernels.
  */
 
-enum { MR = 8, NR = 48, KC = 128 };
+enum { MR = CK_PACK_MR, NR = 48, KC = CK_PACK_KC };
 
 /* Rows of B per slab when B is the packed operand (one slab for a transformer's 192-wide
    projections). */
@@ -235,7 +236,11 @@ int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n,
                    size_t ldc, const ck_epilogue *epilogue) {
     if (first_row < 0 || first_row % MR != 0 || rows < 0 || first_row + rows > m) return -3;
 #if CK_HAS_VARIANTS
-    if (ck_level() == 2) return gemm_packed_avx512(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue);
+    if (ck_level() == 2) {
+        if (k > 0 && rows > 0 && ck_gemm_thin_preferred(n))
+            return ck_gemm_packed_thin(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue);
+        return gemm_packed_avx512(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue);
+    }
 #endif
     return -2;
 }

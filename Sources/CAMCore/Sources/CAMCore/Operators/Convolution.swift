@@ -118,9 +118,10 @@ public struct Convolution: Operator {
         let px = x.floats.baseAddress!, pw = w.floats.baseAddress!, po = out.mutableFloats.baseAddress!
         defer { withExtendedLifetime((x, w, out, epilogue)) {} }
         if cg == 1 && mg == 1 {
-            // The depthwise kernel applies bias and clamp itself; a residual comes after.
-            let own = epilogue.addsResidual ? OutputEpilogue(bias: nil, activation: nil) : epilogue
             let inDouble = Runtime.gemmAccumulation == .double
+            if !inDouble && depthwiseInChannelBlocks(px, pw, g, channels: c, po, epilogue: epilogue) { return }
+            // The plane-at-a-time kernel applies bias and clamp itself; a residual comes after.
+            let own = epilogue.addsResidual ? OutputEpilogue(bias: nil, activation: nil) : epilogue
             parallelEach(g.batch * c) { plane in
                 let ch = plane % c
                 depthwisePlane(px + plane * hw, pw + ch * g.kernelH * g.kernelW, g, po + plane * p, epilogue: own, channel: ch, inDouble: inDouble)

@@ -87,12 +87,30 @@ typedef struct {
     float lo, hi;
 } ck_epilogue;
 
+/// Whether ck_depthwise_channels runs for g on this CPU (AVX-512, no dilation, kernels up to 32
+/// rows high).
+int ck_depthwise_channels_available(const ck_window *g);
+
+/// Depthwise convolution of `channels` (1 … 16) consecutive planes at once, output rows
+/// first_row ..< first_row + rows: out[c, oy, ox] as ck_depthwise_plane computes it, with the
+/// epilogue's bias (indexed by channel, from the block's first) and residual (laid out as
+/// `out`) applied. `x`, `weights` (kh·kw per channel) and `out` start at the block's first
+/// channel. Returns 0; −1 when out of memory; −2 when not available; −3 for bad rows or channels.
+int ck_depthwise_channels(const float *x, const float *weights, const ck_window *g, int channels, int first_row, int rows,
+                          const ck_epilogue *epilogue, float *out);
+
 /// Rows first_row ..< first_row + rows of C (m × n, row pitch ldc) = A · B, with A packed by
 /// ck_gemm_pack_a and B (k × n) row-major with pitch ldb; first_row a multiple of 8 (so that
 /// threads can share a product by blocks of rows); `epilogue` applied as C is stored, or NULL.
 /// Returns 0; −1 when out of memory; −2 when not available on this CPU; −3 for rows outside A.
 int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
                    size_t ldc, const ck_epilogue *epilogue);
+
+/// The same product for thin B (few columns, such as a late layer's 7 × 7 plane): C's rows in
+/// vector lanes and B read in place, so no lanes go to waste on a last, nearly empty block of
+/// columns. Same arguments, results and rounding as ck_gemm_packed.
+int ck_gemm_packed_thin(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
+                        size_t ldc, const ck_epilogue *epilogue);
 
 /// Floats B (k × n) takes when packed for ck_gemm_packed_b: k times n rounded up to 16.
 size_t ck_gemm_packed_b_size(int k, int n);

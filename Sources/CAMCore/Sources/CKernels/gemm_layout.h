@@ -1,0 +1,11 @@
+/* The layout ck_gemm_pack_a gives A, shared by the products that read it (gemm_packed.c,
+   gemm_thin.c). Not part of the module's API. */
+#pragma once
+
+/* Slabs of PACK_KC columns of A, each in blocks of PACK_MR rows: [k/KC][m/MR][kc][MR], with
+   zero rows up to a multiple of PACK_MR. */
+enum { CK_PACK_MR = 8, CK_PACK_KC = 128 };
+
+/* Whether ck_gemm_packed should hand a product with n columns to ck_gemm_packed_thin (faster
+   there, same result). */
+int ck_gemm_thin_preferred(int n);

@@ -1,0 +1,174 @@
+#include "CKernels.h"
+#include "dispatch.h"
+#include "scratch.h"
+#include "gemm_layout.h"
+#include "transpose16.h"
+
+/* Columns of C per block of the thin kernel, at most. */
+enum { MAX_WIDTH_ALL = 8 };
+
+/*
+ * C = A · B for thin B (few columns), with A packed by ck_gemm_pack_a (AVX-512).
+ *
+ * ck_gemm_packed puts 48 columns of C in three vectors. When C has few columns (a late layer's
+ * 7 × 7 plane is 49) the last vector is nearly empty and its block is dominated by the
+ * broadcasts of A, so the product ran at 130 GFLOP/s on one core where 48 columns ran at 180.
+ * Here the vectors run down C's rows instead: each step of k loads 48 rows of A (two 8-row
+ * halves per vector, from the packed blocks as they are) and broadcasts up to 8 values of
+ * one row of B, read in place (no packing of B, which also helps when A has few rows). The
+ * columns are cut into equal blocks of at most 8 (49 = 7 × 7), so almost no lane is wasted.
+ * Strips of 48 rows of C are kept transposed ([column][row]) in scratch over all of k, then
+ * stored through 16 × 16 transposes with the bias, residual and activation applied.
+ *
+ * Every C value is one chain of fused multiply-adds over k in order, with the same operands
+ * as in ck_gemm_packed, so both products round alike.
+ */
+
+#if CK_HAS_VARIANTS
+#include <immintrin.h>
+
+enum { MR = CK_PACK_MR, KC = CK_PACK_KC, STRIP = 48, MAX_WIDTH = MAX_WIDTH_ALL };
+
+/* Stands in for the 8-row blocks past the end of A. */
+static const float zero_block[KC * MR] __attribute__((aligned(64)));
+
+/* tile[j][16v + r] (+)= Σ_i A[r][i] · B[i][j] for j < width (a constant), v < nv, over kc
+   steps of one slab: `lo[v]`, `hi[v]` are the packed 8-row blocks of vector v, `b` the block's
+   first column at the slab's first row. With `prefetch`, A's blocks that many floats on are
+   fetched as these are read. */
+CK_AVX512 __attribute__((always_inline)) static inline void thin_kernel(int nv, int width, int kc, const float *const lo[3],
+                                                                       const float *const hi[3], const float *b, size_t ldb,
+                                                                       float *tile, int accumulate, size_t prefetch) {
+    __m512 acc[MAX_WIDTH][3];
+    for (int j = 0; j < width; j++)
+        for (int v = 0; v < nv; v++) acc[j][v] = accumulate ? _mm512_load_ps(tile + j * STRIP + 16 * v) : _mm512_setzero_ps();
+    for (int i = 0; i < kc; i++) {
+        if (prefetch && (i & 1) == 0) {
+            for (int v = 0; v < nv; v++) {
+                _mm_prefetch((const char *)(lo[v] + prefetch + (size_t)i * MR), _MM_HINT_T0);
+                _mm_prefetch((const char *)(hi[v] + prefetch + (size_t)i * MR), _MM_HINT_T0);
+            }
+        }
+        __m512 a[3];
+        for (int v = 0; v < nv; v++)
+            a[v] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(lo[v] + i * MR)), _mm256_loadu_ps(hi[v] + i * MR), 1);
+#pragma clang loop unroll(full)
+        for (int j = 0; j < width; j++) {
+            const __m512 bj = _mm512_set1_ps(b[(size_t)i * ldb + j]);
+            for (int v = 0; v < nv; v++) acc[j][v] = _mm512_fmadd_ps(bj, a[v], acc[j][v]);
+        }
+    }
+    for (int j = 0; j < width; j++)
+        for (int v = 0; v < nv; v++) _mm512_store_ps(tile + j * STRIP + 16 * v, acc[j][v]);
+}
+
+#define THIN_WIDTHS(nv)                                                                                                       \
+    switch (width) {                                                                                                          \
+    case 1: thin_kernel(nv, 1, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
+    case 2: thin_kernel(nv, 2, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
+    case 3: thin_kernel(nv, 3, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
+    case 4: thin_kernel(nv, 4, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
+    case 5: thin_kernel(nv, 5, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
+    case 6: thin_kernel(nv, 6, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
+    case 7: thin_kernel(nv, 7, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
+    default: thin_kernel(nv, 8, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                               \
+    }
+
+CK_AVX512 static void thin_block(int nv, int width, int kc, const float *const lo[3], const float *const hi[3],
+                                 const float *b, size_t ldb, float *tile, int accumulate, size_t prefetch) {
+    if (nv == 3) { THIN_WIDTHS(3) }
+    else if (nv == 2) { THIN_WIDTHS(2) }
+    else { THIN_WIDTHS(1) }
+}
+
+/* Floats of scratch per strip of 48 rows: its tile, [column][row], read in whole vectors of
+   16 columns when it is stored. */
+static size_t tile_floats(int n) { return (size_t)STRIP * ((size_t)(n + 15) / 16 * 16); }
+
+CK_AVX512 static void gemm_thin_avx512(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb,
+                                       float *c, size_t ldc, const ck_epilogue *epilogue, float *tiles) {
+    const int mp = (m + MR - 1) / MR * MR, end = first_row + rows;
+    const size_t per_strip = tile_floats(n);
+    /* Equal blocks of at most 8 columns. */
+    const int blocks = (n + MAX_WIDTH - 1) / MAX_WIDTH, width = (n + blocks - 1) / blocks;
+    /* Slab by slab of k, so that A streams past once, in its packed order, while B's rows for
+       the slab stay in cache for every strip; each strip's sums wait in its tile. Within a
+       strip, half a slab at a time, so that its A and B (12 KB each) share L1. */
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        const int kc = k - k0 < KC ? k - k0 : KC;
+        for (int m0 = first_row; m0 < end; m0 += STRIP) {
+            const int nv = ((end - m0 < STRIP ? end - m0 : STRIP) + 15) / 16;
+            float *tile = tiles + (size_t)((m0 - first_row) / STRIP) * per_strip;
+            for (int i0 = 0; i0 < kc; i0 += KC / 2) {
+                const int steps = kc - i0 < KC / 2 ? kc - i0 : KC / 2;
+                const float *lo[3], *hi[3];
+                for (int v = 0; v < nv; v++) {
+                    const int first = m0 + 16 * v, second = first + MR;
+                    lo[v] = first < mp ? packed_a + (size_t)k0 * mp + (size_t)first * kc + (size_t)i0 * MR : zero_block;
+                    hi[v] = second < mp ? packed_a + (size_t)k0 * mp + (size_t)second * kc + (size_t)i0 * MR : zero_block;
+                }
+                for (int next = 0; next < n; next += width) {
+                    /* A last block that would run past C's columns ends at the last one instead,
+                       computing again some of the block before it (the same sums, the same values). */
+                    const int j0 = next + width <= n ? next : n - width;
+                    /* The first block fetches the same rows of A for the next strip, 48 rows on. */
+                    thin_block(nv, width, steps, lo, hi, b + (size_t)(k0 + i0) * ldb + j0, ldb, tile + (size_t)j0 * STRIP, k0 + i0 > 0,
+                               next == 0 ? (size_t)STRIP * kc : 0);
+                }
+            }
+        }
+    }
+    for (int m0 = first_row; m0 < end; m0 += STRIP) {
+        const int strip = end - m0 < STRIP ? end - m0 : STRIP;
+        const float *tile = tiles + (size_t)((m0 - first_row) / STRIP) * per_strip;
+        for (int v = 0; v * 16 < strip; v++) {
+            const int first = m0 + 16 * v, count = strip - 16 * v < 16 ? strip - 16 * v : 16;
+            ck_transposed_epilogue e = {0, 0, 0, ldc, 0.0f, 0.0f};
+            if (epilogue) {
+                e.active = 1;
+                e.bias = epilogue->bias ? epilogue->bias + first : 0;
+                e.residual = epilogue->residual ? epilogue->residual + (size_t)first * ldc : 0;
+                e.lo = epilogue->lo;
+                e.hi = epilogue->hi;
+            }
+            ck_store_transposed(tile + 16 * v, STRIP, n, count, e, c + (size_t)first * ldc, ldc);
+        }
+    }
+}
+#endif
+
+/*
+ * Whether C's n columns run faster here than in ck_gemm_packed, from the cycles per step of k
+ * of each micro-kernel on one core (Sapphire Rapids, 2 FMA ports): ck_gemm_packed's blocks of
+ * 48, 32 and 16 columns take 12, 8 and 4.5 cycles for 8 rows; this kernel reaches about 83 %
+ * of the FMA ports with blocks of up to 7 columns, 76 % with 8 (measured, 512 rows, k 576 to
+ * 4608). So 49 columns (74 % there, 83 % here) and 35 come here; 42, 56 and 64 stay.
+ */
+int ck_gemm_thin_preferred(int n) {
+    if (n < 1 || n > 64) return 0;
+    double wide_cycles = 0;
+    for (int j = 0; j < n; j += 48) {
+        const int cols = n - j < 48 ? n - j : 48;
+        wide_cycles += cols > 32 ? 12.0 : cols > 16 ? 8.0 : 4.5;
+    }
+    const double wide = (n / 4.0) / wide_cycles;
+    const int blocks = (n + MAX_WIDTH_ALL - 1) / MAX_WIDTH_ALL, width = (n + blocks - 1) / blocks;
+    const double thin = (width == MAX_WIDTH_ALL ? 0.76 : 0.83) * n / (double)(blocks * width);
+    return thin > 1.05 * wide;
+}
+
+int ck_gemm_packed_thin(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
+                        size_t ldc, const ck_epilogue *epilogue) {
+    if (first_row < 0 || first_row % CK_PACK_MR != 0 || rows < 0 || first_row + rows > m || n < 0) return -3;
+    /* Nothing to sum (or nothing to store): the general product's edge cases. */
+    if (k == 0 || n == 0 || rows == 0) return ck_gemm_packed(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue);
+#if CK_HAS_VARIANTS
+    if (ck_level() == 2) {
+        float *tiles = ck_thread_scratch((size_t)((rows + STRIP - 1) / STRIP) * tile_floats(n));
+        if (!tiles) return -1;
+        gemm_thin_avx512(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue, tiles);
+        return 0;
+    }
+#endif
+    return -2;
+}
