@@ -1,6 +1,7 @@
 #include "CKernels.h"
 #include "dispatch.h"
 #include "depthwise_avx512.h"
+#include "softmax_avx512.h"
 #include "scratch.h"
 #include <stdlib.h>
 #include <string.h>
@@ -357,7 +358,15 @@ void ck_bias_residual_clamp(float *v, const float *r, size_t n, float bias, floa
 }
 void ck_erf(const float *x, float *out, size_t n) { DISPATCH(erf, x, out, n) }
 void ck_gelu(const float *x, float *out, size_t n) { DISPATCH(gelu, x, out, n) }
-void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n) { DISPATCH(softmax, x, out, rows, n) }
+void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n) {
+#if CK_HAS_VARIANTS
+    if (ck_level() == 2) {
+        ck_softmax_rows_avx512(x, out, rows, n);
+        return;
+    }
+#endif
+    DISPATCH(softmax, x, out, rows, n)
+}
 void ck_layernorm_rows(const float *x, const float *gamma, const float *beta, float *out, float *mean, float *inv_std,
                        size_t rows, size_t n, float eps) {
     DISPATCH(layernorm, x, gamma, beta, out, mean, inv_std, rows, n, eps)

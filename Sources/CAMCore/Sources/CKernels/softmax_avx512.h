@@ -1,0 +1,6 @@
+/* The AVX-512 softmax (softmax_avx512.c), called by kernels.c's dispatch. */
+#pragma once
+#include <stddef.h>
+
+/* As ck_softmax_rows. */
+void ck_softmax_rows_avx512(const float *x, float *out, size_t rows, size_t n);
