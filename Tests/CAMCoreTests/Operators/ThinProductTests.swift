@@ -16,6 +16,8 @@ struct ThinProductTests {
         ([1, 24, 9, 13], 37, 3, 2, [1, 1, 1, 1]),    // 5 × 7 = 35 columns
         ([1, 300, 2, 7], 24, 1, 1, [0, 0, 0, 0]),    // 1×1, 14 columns, k = 300
         ([2, 16, 5, 1], 8, 1, 1, [0, 0, 0, 0]),      // 5 columns, one 8-row block
+        ([1, 100, 1, 19], 24, 1, 1, [0, 0, 0, 0]),   // 19 columns: blocks of 7, 7 and 5, over two halves of a slab
+        ([1, 150, 3, 11], 40, 1, 1, [0, 0, 0, 0]),   // 33 columns: four blocks of 7 and one of 5, two slabs
     ]
 
     @Test("forward, with bias, a residual and ReLU", arguments: cases)

@@ -5,7 +5,7 @@
 #include "transpose16.h"
 
 /* Columns of C per block of the thin kernel, at most. */
-enum { MAX_WIDTH_ALL = 8 };
+enum { MAX_WIDTH = 8 };
 
 /*
  * C = A · B for thin B (few columns), with A packed by ck_gemm_pack_a (AVX-512).
@@ -27,28 +27,21 @@ enum { MAX_WIDTH_ALL = 8 };
 #if CK_HAS_VARIANTS
 #include <immintrin.h>
 
-enum { MR = CK_PACK_MR, KC = CK_PACK_KC, STRIP = 48, MAX_WIDTH = MAX_WIDTH_ALL };
+enum { MR = CK_PACK_MR, KC = CK_PACK_KC, STRIP = 48 };
 
 /* Stands in for the 8-row blocks past the end of A. */
 static const float zero_block[KC * MR] __attribute__((aligned(64)));
 
 /* tile[j][16v + r] (+)= Σ_i A[r][i] · B[i][j] for j < width (a constant), v < nv, over kc
    steps of one slab: `lo[v]`, `hi[v]` are the packed 8-row blocks of vector v, `b` the block's
-   first column at the slab's first row. With `prefetch`, A's blocks that many floats on are
-   fetched as these are read. */
+   first column at the slab's first row. */
 CK_AVX512 __attribute__((always_inline)) static inline void thin_kernel(int nv, int width, int kc, const float *const lo[3],
                                                                        const float *const hi[3], const float *b, size_t ldb,
-                                                                       float *tile, int accumulate, size_t prefetch) {
+                                                                       float *tile, int accumulate) {
     __m512 acc[MAX_WIDTH][3];
     for (int j = 0; j < width; j++)
         for (int v = 0; v < nv; v++) acc[j][v] = accumulate ? _mm512_load_ps(tile + j * STRIP + 16 * v) : _mm512_setzero_ps();
     for (int i = 0; i < kc; i++) {
-        if (prefetch && (i & 1) == 0) {
-            for (int v = 0; v < nv; v++) {
-                _mm_prefetch((const char *)(lo[v] + prefetch + (size_t)i * MR), _MM_HINT_T0);
-                _mm_prefetch((const char *)(hi[v] + prefetch + (size_t)i * MR), _MM_HINT_T0);
-            }
-        }
         __m512 a[3];
         for (int v = 0; v < nv; v++)
             a[v] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(lo[v] + i * MR)), _mm256_loadu_ps(hi[v] + i * MR), 1);
@@ -64,18 +57,18 @@ CK_AVX512 __attribute__((always_inline)) static inline void thin_kernel(int nv, 
 
 #define THIN_WIDTHS(nv)                                                                                                       \
     switch (width) {                                                                                                          \
-    case 1: thin_kernel(nv, 1, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
-    case 2: thin_kernel(nv, 2, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
-    case 3: thin_kernel(nv, 3, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
-    case 4: thin_kernel(nv, 4, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
-    case 5: thin_kernel(nv, 5, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
-    case 6: thin_kernel(nv, 6, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
-    case 7: thin_kernel(nv, 7, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                                \
-    default: thin_kernel(nv, 8, kc, lo, hi, b, ldb, tile, accumulate, prefetch); break;                                               \
+    case 1: thin_kernel(nv, 1, kc, lo, hi, b, ldb, tile, accumulate); break;                                                \
+    case 2: thin_kernel(nv, 2, kc, lo, hi, b, ldb, tile, accumulate); break;                                                \
+    case 3: thin_kernel(nv, 3, kc, lo, hi, b, ldb, tile, accumulate); break;                                                \
+    case 4: thin_kernel(nv, 4, kc, lo, hi, b, ldb, tile, accumulate); break;                                                \
+    case 5: thin_kernel(nv, 5, kc, lo, hi, b, ldb, tile, accumulate); break;                                                \
+    case 6: thin_kernel(nv, 6, kc, lo, hi, b, ldb, tile, accumulate); break;                                                \
+    case 7: thin_kernel(nv, 7, kc, lo, hi, b, ldb, tile, accumulate); break;                                                \
+    default: thin_kernel(nv, 8, kc, lo, hi, b, ldb, tile, accumulate); break;                                               \
     }
 
 CK_AVX512 static void thin_block(int nv, int width, int kc, const float *const lo[3], const float *const hi[3],
-                                 const float *b, size_t ldb, float *tile, int accumulate, size_t prefetch) {
+                                 const float *b, size_t ldb, float *tile, int accumulate) {
     if (nv == 3) { THIN_WIDTHS(3) }
     else if (nv == 2) { THIN_WIDTHS(2) }
     else { THIN_WIDTHS(1) }
@@ -107,13 +100,10 @@ CK_AVX512 static void gemm_thin_avx512(const float *packed_a, int m, int first_r
                     lo[v] = first < mp ? packed_a + (size_t)k0 * mp + (size_t)first * kc + (size_t)i0 * MR : zero_block;
                     hi[v] = second < mp ? packed_a + (size_t)k0 * mp + (size_t)second * kc + (size_t)i0 * MR : zero_block;
                 }
-                for (int next = 0; next < n; next += width) {
-                    /* A last block that would run past C's columns ends at the last one instead,
-                       computing again some of the block before it (the same sums, the same values). */
-                    const int j0 = next + width <= n ? next : n - width;
-                    /* The first block fetches the same rows of A for the next strip, 48 rows on. */
-                    thin_block(nv, width, steps, lo, hi, b + (size_t)(k0 + i0) * ldb + j0, ldb, tile + (size_t)j0 * STRIP, k0 + i0 > 0,
-                               next == 0 ? (size_t)STRIP * kc : 0);
+                for (int j0 = 0; j0 < n; j0 += width) {
+                    /* The last block may be narrower (n = 19: 7, 7 and 5). */
+                    const int cols = n - j0 < width ? n - j0 : width;
+                    thin_block(nv, cols, steps, lo, hi, b + (size_t)(k0 + i0) * ldb + j0, ldb, tile + (size_t)j0 * STRIP, k0 + i0 > 0);
                 }
             }
         }
@@ -152,8 +142,8 @@ int ck_gemm_thin_preferred(int n) {
         wide_cycles += cols > 32 ? 12.0 : cols > 16 ? 8.0 : 4.5;
     }
     const double wide = (n / 4.0) / wide_cycles;
-    const int blocks = (n + MAX_WIDTH_ALL - 1) / MAX_WIDTH_ALL, width = (n + blocks - 1) / blocks;
-    const double thin = (width == MAX_WIDTH_ALL ? 0.76 : 0.83) * n / (double)(blocks * width);
+    const int blocks = (n + MAX_WIDTH - 1) / MAX_WIDTH, width = (n + blocks - 1) / blocks;
+    const double thin = (width == MAX_WIDTH ? 0.76 : 0.83) * n / (double)(blocks * width);
     return thin > 1.05 * wide;
 }
 
