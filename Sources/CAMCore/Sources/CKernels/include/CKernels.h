@@ -134,3 +134,12 @@ void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n);
 /// when given), with mean and inv_std = 1/√(var + eps) of each row written out.
 void ck_layernorm_rows(const float *x, const float *gamma, const float *beta, float *out, float *mean, float *inv_std,
                        size_t rows, size_t n, float eps);
+
+/// A task of ck_parallel, run once for each index.
+typedef void (*ck_parallel_task)(void *context, long index);
+
+/// Runs task(context, i) for every i in 0 ..< count on at most `threads` threads, the calling
+/// thread included, and returns 0 when all have run (thread_pool.c: workers that spin between
+/// loops rather than sleep). Returns 1, having run nothing, when the pool is busy with another
+/// thread's loop or this is called from inside a task; the caller then runs the loop another way.
+int ck_parallel(long count, int threads, ck_parallel_task task, void *context);
