@@ -15,7 +15,6 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     let threads = Runtime.threadCount
     let work = m * n * k
     if threads > 1 && work >= 1 << 20 {
-        let scoped = Runtime.scopedAccumulation
         // Each thread packs all of the operand it shares: op(A) (m×k) when C is split in column
         // blocks, op(B) (k×n) when in row blocks. Split so that the shared one is the smaller.
         let byColumns = n >= 64 * threads && (m < 32 * threads || n >= m)
@@ -23,24 +22,20 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
             // Column blocks of C (and of op(B)), multiples of 16.
             let per = ((n + threads - 1) / threads + 15) / 16 * 16
             let blocks = (n + per - 1) / per
-            DispatchQueue.concurrentPerform(iterations: blocks) { t in
+            parallelEach(blocks) { t in
                 let j0 = t * per, w = Swift.min(per, n - j0)
-                Runtime.inheriting(scoped) {
-                    sgemmBlock(transA: transA, transB: transB, m: m, n: w, k: k, alpha: alpha, a: a, lda: lda,
-                               b: transB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
-                }
+                sgemmBlock(transA: transA, transB: transB, m: m, n: w, k: k, alpha: alpha, a: a, lda: lda,
+                           b: transB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
             }
             return
         }
         if m >= 32 * threads {
             let per = ((m + threads - 1) / threads + 7) / 8 * 8
             let blocks = (m + per - 1) / per
-            DispatchQueue.concurrentPerform(iterations: blocks) { t in
+            parallelEach(blocks) { t in
                 let i0 = t * per, h = Swift.min(per, m - i0)
-                Runtime.inheriting(scoped) {
-                    sgemmBlock(transA: transA, transB: transB, m: h, n: n, k: k, alpha: alpha,
-                               a: transA ? a + i0 : a + i0 * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
-                }
+                sgemmBlock(transA: transA, transB: transB, m: h, n: n, k: k, alpha: alpha,
+                           a: transA ? a + i0 : a + i0 * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
             }
             return
         }
