@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool (1-D and 2-D windows), and the
 /// backward operators that route gradients through them.
 
@@ -171,8 +173,11 @@ public struct MaxPool: Operator {
         let out = Tensor(uninitialized: g.outputShape(channels: g.channels, spatialRank: x.rank - 2))
         let hw = g.height * g.width, p = g.outHeight * g.outWidth
         let px = x.floats.baseAddress!, po = out.mutableFloats.baseAddress!
+        let window = g.kernelWindow
         parallelEach(g.batch * g.channels) { plane in
-            maxPoolPlane(px + plane * hw, g, po + plane * p)
+            // The AVX-512 kernel where it runs, else the portable loop.
+            var w = window
+            if ck_maxpool_plane(px + plane * hw, &w, po + plane * p) != 0 { maxPoolPlane(px + plane * hw, g, po + plane * p) }
         }
         return indexOrder == nil ? [out] : [out, indices(x, g)]
     }

@@ -17,6 +17,11 @@ int ck_depthwise_plane(const float *x, const float *weights, const ck_window *g,
 /// The transpose: gin[iy, ix] += w[ky, kx] · gout[oy, ox] over the same taps.
 void ck_depthwise_plane_transposed(const float *gout, const float *weights, const ck_window *g, float *gin);
 
+/// Max pooling of one plane: out[oy, ox] = the largest x over the window's positions inside the
+/// plane (NaN if any is NaN; −∞ if none is inside). AVX-512, no dilation, strides across of 1 or
+/// 2: returns 0; −1 when out of memory; −2 for other windows and CPUs (pool it another way).
+int ck_maxpool_plane(const float *x, const ck_window *g, float *out);
+
 /// v[i] = min(max(v[i] + bias, lo), hi) for n values (bias and activation after a convolution).
 void ck_bias_clamp(float *v, size_t n, float bias, float lo, float hi);
 
