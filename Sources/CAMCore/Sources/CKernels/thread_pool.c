@@ -144,7 +144,9 @@ int ck_parallel(long count, int threads, ck_parallel_task task, void *context) {
     pool.task = task;
     pool.context = context;
     pool.count = count;
-    const int participants = workers < count - 1 ? workers : (int)(count - 1);
+    /* More workers may have been started for an earlier, larger thread count. */
+    int participants = workers < threads - 1 ? workers : threads - 1;
+    if (participants > count - 1) participants = (int)(count - 1);
     atomic_store(&pool.next, 0);
     atomic_store(&pool.unfinished, participants);
     atomic_store(&pool.epoch, ((atomic_load(&pool.epoch) >> 8) + 1) * 256 + participants);
