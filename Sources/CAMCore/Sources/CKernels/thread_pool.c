@@ -10,8 +10,8 @@
  *
  * Dispatch's concurrentPerform wakes its workers from sleep for every loop; on the 2-core
  * development machine that took 40–60 µs per loop, so two 50 µs halves of a loop took 108 µs,
- * longer than running them one after the other, and a batch-1 forward pass has a few hundred
- * loops. These workers instead wait for the next loop by spinning for a while (with `pause`,
+ * longer than running them one after the other, and a batch-1 forward pass has 45 (ResNet-18)
+ * to 146 (DeiT-tiny) loops. These workers instead wait for the next loop by spinning for a while (with `pause`,
  * then yielding the core, so that OpenBLAS's own threads still get it), and only then sleep:
  * the same two halves take 52 µs. The calling thread runs indices too, taken from one atomic
  * counter, and returns when every index has run.
