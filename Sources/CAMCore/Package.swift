@@ -23,7 +23,10 @@ let package = Package(
             dependencies: ["CImageCodecs", "CKernels"],
             path: "Sources/CAMCore",
             swiftSettings: [
-                .unsafeFlags(["-enable-library-evolution", "-Ounchecked", "-wmo"]),
+                .unsafeFlags(["-enable-library-evolution"]),
+                // Whole-module in release only: in a debug build it clashes with SwiftPM's
+                // per-file objects and index units, and the build fails.
+                .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
             ],
             linkerSettings: [
                 .linkedLibrary("dl"),
