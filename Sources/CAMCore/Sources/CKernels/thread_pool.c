@@ -1,9 +1,11 @@
+#define _GNU_SOURCE
 #include "CKernels.h"
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * The runtime's worker threads, for its parallel loops.
@@ -129,8 +131,27 @@ static int ensure_workers(int wanted) {
     return pool.workers;
 }
 
+/* Processors this process may run on (its affinity mask), read once. */
+static int usable_processors(void) {
+    static _Atomic int cached = 0;
+    int n = atomic_load(&cached);
+    if (n == 0) {
+        cpu_set_t set;
+        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+        if (n < 1) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (n < 1) n = 1;
+        atomic_store(&cached, n);
+    }
+    return n;
+}
+
 int ck_parallel(long count, int threads, ck_parallel_task task, void *context) {
     if (count <= 0) return 0;
+    /* Never more threads than processors: a worker spinning for a loop on a processor that
+       another of them needs would slow the loop down instead (EfficientNet-Lite0 at batch 1
+       on 2 processors: 6.0 ms/image with 2 threads, 10.1 with 4, 15.7 with 8). */
+    const int processors = usable_processors();
+    if (threads > processors) threads = processors;
     if (threads <= 1 || count == 1) {
         for (long i = 0; i < count; i++) task(context, i);
         return 0;
