@@ -63,14 +63,24 @@ typedef struct {
 
 static const block_epilogue no_epilogue = {0, 0, 0, 0.0f, 0.0f};
 
-/* C[rows × cols] (= or +=) A · b, where row r of A is a[r][i · a_k] for i < kc (a_k = MR for a
+/* Where a block's sums start when they do not accumulate onto C: residual (laid out as C, at
+   the block's own offset) + bias (one per column, from the block's first); either may be NULL
+   (zero). A projection's bias and the residual added after it, without a pass that writes
+   them into C first. */
+typedef struct {
+    const float *bias, *residual;
+} block_start;
+
+static const block_start zero_start = {0, 0};
+
+/* C[rows × cols] = start + A · b (or C + A · b with `accumulate`), where row r of A is a[r][i · a_k] for i < kc (a_k = MR for a
    packed block, 1 for a row-major matrix), and b holds nv ≤ 3 panels of 16 columns, each
    [kc][16], `panel` floats apart; cols ≤ 16·nv, rows ≤ MR. Inlined with constant nv and a_k,
    so that each form gets its own register-only loop. With `prefetch`, the next packed block
    of A (MR · kc floats on) is fetched while this one computes. */
 CK_AVX512 __attribute__((always_inline)) static inline void
 micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], const float *restrict b, size_t panel,
-             float *restrict c, size_t ldc, int accumulate, int rows, int cols) {
+             float *restrict c, size_t ldc, int accumulate, block_start start, int rows, int cols) {
     __mmask16 mask[3];
     for (int v = 0; v < nv; v++) {
         const int left = cols - 16 * v;
@@ -79,7 +89,17 @@ micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], co
     __m512 acc[MR][3];
     for (int r = 0; r < MR; r++) {
         for (int v = 0; v < nv; v++) {
-            acc[r][v] = accumulate && r < rows ? _mm512_maskz_loadu_ps(mask[v], c + (size_t)r * ldc + 16 * v) : _mm512_setzero_ps();
+            if (accumulate && r < rows) {
+                acc[r][v] = _mm512_maskz_loadu_ps(mask[v], c + (size_t)r * ldc + 16 * v);
+                continue;
+            }
+            /* residual + bias, in that order, as the Add after a projection computes it. */
+            __m512 t = start.bias ? _mm512_maskz_loadu_ps(mask[v], start.bias + 16 * v) : _mm512_setzero_ps();
+            if (start.residual && r < rows) {
+                const __m512 residual = _mm512_maskz_loadu_ps(mask[v], start.residual + (size_t)r * ldc + 16 * v);
+                t = start.bias ? _mm512_add_ps(residual, t) : residual;
+            }
+            acc[r][v] = t;
         }
     }
     for (int i = 0; i < kc; i++) {
@@ -120,14 +140,15 @@ CK_AVX512 static void apply_epilogue(float *c, size_t ldc, int rows, int cols, b
    columns' 16-wide panels, [nc/16][kc][16]. */
 CK_AVX512 __attribute__((always_inline)) static inline void
 block_row(int a_k, int prefetch, int kc, const float *const a[MR], const float *panels, float *c, size_t ldc, int accumulate,
-          int rows, int nc, block_epilogue ep) {
+          block_start start, int rows, int nc, block_epilogue ep) {
     const size_t panel = (size_t)16 * kc;
     for (int j = 0; j < nc; j += NR) {
         const int cols = nc - j < NR ? nc - j : NR;
         const float *p = panels + (size_t)j * kc;
-        if (cols > 32) micro_kernel(3, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, rows, cols);
-        else if (cols > 16) micro_kernel(2, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, rows, cols);
-        else micro_kernel(1, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, rows, cols);
+        const block_start at = {start.bias ? start.bias + j : 0, start.residual ? start.residual + j : 0};
+        if (cols > 32) micro_kernel(3, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, at, rows, cols);
+        else if (cols > 16) micro_kernel(2, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, at, rows, cols);
+        else micro_kernel(1, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, at, rows, cols);
         if (ep.active) {
             block_epilogue at = ep;
             at.residual = ep.residual ? ep.residual + j : 0;
@@ -189,7 +210,7 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_
                     ep.lo = epilogue->lo;
                     ep.hi = epilogue->hi;
                 }
-                block_row(MR, 1, kc, a, panels, c + (size_t)m0 * ldc + j0, ldc, k0 > 0, height, nc, ep);
+                block_row(MR, 1, kc, a, panels, c + (size_t)m0 * ldc + j0, ldc, k0 > 0, zero_start, height, nc, ep);
             }
         }
     }
@@ -201,14 +222,21 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_
 enum { MB = 256, NB = 192 };
 
 CK_AVX512 static int gemm_packed_b_avx512(const float *x, size_t lda, int first_row, int rows, int first_col, int cols, int n,
-                                          int k, const float *packed_b, float *c, size_t ldc, int accumulate) {
+                                          int k, const float *packed_b, float *c, size_t ldc, int accumulate, const float *bias,
+                                          const float *residual) {
     if (k == 0) {
         if (!accumulate)
-            for (int r = first_row; r < first_row + rows; r++) memset(c + (size_t)r * ldc + first_col, 0, sizeof(float) * (size_t)cols);
+            for (int r = first_row; r < first_row + rows; r++)
+                for (int j = first_col; j < first_col + cols; j++) {
+                    const float b = bias ? bias[j] : 0.0f;
+                    c[(size_t)r * ldc + j] = residual ? residual[(size_t)r * ldc + j] + b : b;
+                }
         return 0;
     }
     const int np = (n + 15) / 16 * 16;
     c += first_col;
+    if (bias) bias += first_col;
+    if (residual) residual += first_col;
     for (int i0 = first_row; i0 < first_row + rows; i0 += MB) {
         const int end = first_row + rows - i0 < MB ? first_row + rows : i0 + MB;
         for (int k0 = 0; k0 < k; k0 += KCB) {
@@ -222,8 +250,11 @@ CK_AVX512 static int gemm_packed_b_avx512(const float *x, size_t lda, int first_
                     const float *a[MR];
                     /* Rows past the last repeat it (computed, never stored), so nothing outside X is read. */
                     for (int r = 0; r < MR; r++) a[r] = x + (size_t)(m0 + (r < height ? r : height - 1)) * lda + k0;
-                    block_row(1, 0, kc, a, slab + (size_t)j0 * kc, c + (size_t)m0 * ldc + j0, ldc, accumulate || k0 > 0, height, nb,
-                              no_epilogue);
+                    /* The first slab's sums start from the bias and residual (unless they accumulate onto C). */
+                    const block_start start = k0 > 0 || accumulate ? zero_start
+                        : (block_start){bias ? bias + j0 : 0, residual ? residual + (size_t)m0 * ldc + j0 : 0};
+                    block_row(1, 0, kc, a, slab + (size_t)j0 * kc, c + (size_t)m0 * ldc + j0, ldc, accumulate || k0 > 0, start, height,
+                              nb, no_epilogue);
                 }
             }
         }
@@ -262,10 +293,11 @@ void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed) {
 }
 
 int ck_gemm_packed_b(const float *a, size_t lda, int first_row, int rows, int first_col, int cols, int n, int k,
-                     const float *packed_b, float *c, size_t ldc, int accumulate) {
+                     const float *packed_b, float *c, size_t ldc, int accumulate, const float *bias, const float *residual) {
     if (first_row < 0 || rows < 0 || first_col < 0 || first_col % 16 != 0 || cols < 0 || first_col + cols > n) return -3;
 #if CK_HAS_VARIANTS
-    if (ck_level() == 2) return gemm_packed_b_avx512(a, lda, first_row, rows, first_col, cols, n, k, packed_b, c, ldc, accumulate);
+    if (ck_level() == 2)
+        return gemm_packed_b_avx512(a, lda, first_row, rows, first_col, cols, n, k, packed_b, c, ldc, accumulate, bias, residual);
 #endif
     return -2;
 }

@@ -17,8 +17,11 @@ struct PackedRightMatrix: @unchecked Sendable {
 
     /// C = X · B, or C + X · B with `accumulate`, for X (m × rows, pitch `lda`) and C
     /// (m × columns, pitch `ldc`), the rows of X shared among the runtime's threads (blocks of
-    /// columns measured slower: each thread then reads all of X).
-    func multiply(_ x: UnsafePointer<Float>, lda: Int, m: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    /// columns measured slower: each thread then reads all of X). Without `accumulate`, the
+    /// sums start from `residual` (laid out as C) + `bias` (one per column) where given:
+    /// C = (R + bias) + X · B.
+    func multiply(_ x: UnsafePointer<Float>, lda: Int, m: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+                  bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil) {
         let threads = Runtime.threadCount
         let split = threads > 1 && m * rows * columns >= 1 << 20
         let blocks = split ? Swift.min(threads, (m + 7) / 8) : 1
@@ -26,7 +29,7 @@ struct PackedRightMatrix: @unchecked Sendable {
         parallelEach((m + per - 1) / per) { t in
             let first = t * per
             let status = ck_gemm_packed_b(x, lda, Int32(first), Int32(Swift.min(per, m - first)), 0, Int32(columns), Int32(columns),
-                                          Int32(rows), storage.floats.baseAddress!, c, ldc, accumulate ? 1 : 0)
+                                          Int32(rows), storage.floats.baseAddress!, c, ldc, accumulate ? 1 : 0, bias, residual)
             precondition(status == 0, "packed matrix product failed (\(status))")
         }
     }

@@ -35,6 +35,12 @@ public struct MatMulBias: Operator {
         let out = Tensor(uninitialized: try checkedShape(outShape, name))
         let po = out.mutableFloats.baseAddress!, pb = bias.floats.baseAddress!
         let pr = residual?.floats.baseAddress
+        if let packed = PackedWeights.rightMatrix(for: w) {
+            // The packed product starts its sums from the residual and bias itself.
+            packed.multiply(a.floats.baseAddress!, lda: k, m: rows, into: po, ldc: n, accumulate: false, bias: pb, residual: pr)
+            withExtendedLifetime((a, w, bias, residual)) {}
+            return [out]
+        }
         parallelFor(rows, grain: Swift.max(1, 16384 / Swift.max(n, 1))) { r in
             for row in r {
                 if let pr {
@@ -45,11 +51,7 @@ public struct MatMulBias: Operator {
                 }
             }
         }
-        if let packed = PackedWeights.rightMatrix(for: w) {
-            packed.multiply(a.floats.baseAddress!, lda: k, m: rows, into: po, ldc: n, accumulate: true)
-        } else {
-            sgemm(m: rows, n: n, k: k, a: a.floats.baseAddress!, lda: k, b: w.floats.baseAddress!, ldb: n, beta: 1, c: po, ldc: n)
-        }
+        sgemm(m: rows, n: n, k: k, a: a.floats.baseAddress!, lda: k, b: w.floats.baseAddress!, ldb: n, beta: 1, c: po, ldc: n)
         withExtendedLifetime((a, w, bias, residual)) {}
         return [out]
     }
