@@ -2,6 +2,7 @@
 #include "dispatch.h"
 #include "scratch.h"
 #include "gemm_layout.h"
+#include "lanes.h"
 #include <string.h>
 
 /*
@@ -84,7 +85,7 @@ micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], co
     __mmask16 mask[3];
     for (int v = 0; v < nv; v++) {
         const int left = cols - 16 * v;
-        mask[v] = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        mask[v] = ck_first_lanes(left);
     }
     __m512 acc[MR][3];
     for (int r = 0; r < MR; r++) {
@@ -127,7 +128,7 @@ CK_AVX512 static void apply_epilogue(float *c, size_t ldc, int rows, int cols, b
         float *row = c + (size_t)r * ldc;
         const float *res = ep.residual ? ep.residual + (size_t)r * ldc : 0;
         for (int j = 0; j < cols; j += 16) {
-            const __mmask16 m = cols - j >= 16 ? 0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+            const __mmask16 m = ck_first_lanes(cols - j);
             __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(m, row + j), vb);
             if (res) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, res + j));
             _mm512_mask_storeu_ps(row + j, m, _mm512_min_ps(vhi, _mm512_max_ps(vlo, t)));
@@ -161,7 +162,7 @@ block_row(int a_k, int prefetch, int kc, const float *const a[MR], const float *
 CK_AVX512 static void pack_b(const float *restrict src, size_t ldb, int kc, int cols, float *restrict panels) {
     for (int j = 0; j < cols; j += 16) {
         const int left = cols - j;
-        const __mmask16 mask = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        const __mmask16 mask = ck_first_lanes(left);
         float *restrict p = panels + (size_t)j * kc;
         const float *restrict s = src + j;
         for (int i = 0; i < kc; i++) _mm512_store_ps(p + 16 * (size_t)i, _mm512_maskz_loadu_ps(mask, s + (size_t)i * ldb));

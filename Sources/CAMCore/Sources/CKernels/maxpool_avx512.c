@@ -1,6 +1,7 @@
 #include "CKernels.h"
 #include "dispatch.h"
 #include "scratch.h"
+#include "lanes.h"
 
 /*
  * Max pooling of one plane for AVX-512 (ResNet's 3 × 3, stride-2 pool after the stem). The
@@ -32,7 +33,7 @@ CK_AVX512 static void maxpool_avx512(const float *x, const ck_window *g, float *
             if (iy < 0 || iy >= h) continue;
             const float *row = x + (size_t)iy * w;
             for (int j = 0; j < w; j += 16) {
-                const __mmask16 m = w - j >= 16 ? 0xFFFF : (__mmask16)((1u << (w - j)) - 1);
+                const __mmask16 m = ck_first_lanes(w - j);
                 const __m512 v = _mm512_maskz_loadu_ps(m, row + j);
                 _mm512_mask_storeu_ps(inside + j, m, rows == 0 ? v : max_nan(_mm512_maskz_loadu_ps(m, inside + j), v));
             }
@@ -49,7 +50,7 @@ CK_AVX512 static void maxpool_avx512(const float *x, const ck_window *g, float *
                                          : _mm512_permutex2var_ps(_mm512_loadu_ps(base), even, _mm512_loadu_ps(base + 16));
                 acc = kx == 0 ? v : max_nan(acc, v);
             }
-            const __mmask16 m = ow - ox >= 16 ? 0xFFFF : (__mmask16)((1u << (ow - ox)) - 1);
+            const __mmask16 m = ck_first_lanes(ow - ox);
             _mm512_mask_storeu_ps(dst + ox, m, acc);
         }
     }

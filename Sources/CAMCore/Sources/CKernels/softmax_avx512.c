@@ -1,5 +1,6 @@
 #include "dispatch.h"
 #include "softmax_avx512.h"
+#include "lanes.h"
 
 /*
  * Softmax of contiguous rows, by hand for AVX-512: the compiler's vectorisation of the
@@ -39,8 +40,6 @@ CK_AVX512 static inline __m512 exp16(__m512 x) {
     return _mm512_mask_blend_ps(nan, e, x);
 }
 
-static inline __mmask16 lanes_left(size_t n, size_t j) { return n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1); }
-
 CK_AVX512 void ck_softmax_rows_avx512(const float *x, float *out, size_t rows, size_t n) {
     for (size_t row = 0; row < rows; row++) {
         const float *in = x + row * n;
@@ -49,18 +48,18 @@ CK_AVX512 void ck_softmax_rows_avx512(const float *x, float *out, size_t rows, s
            second operand then); the exps then make the row NaN. */
         __m512 vmax = _mm512_set1_ps(-__builtin_inff());
         for (size_t j = 0; j < n; j += 16)
-            vmax = _mm512_max_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), lanes_left(n, j), in + j), vmax);
+            vmax = _mm512_max_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), ck_first_lanes((long)(n - j)), in + j), vmax);
         const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
         __m512 vsum = _mm512_setzero_ps();
         for (size_t j = 0; j < n; j += 16) {
-            const __mmask16 k = lanes_left(n, j);
+            const __mmask16 k = ck_first_lanes((long)(n - j));
             const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, in + j), m));
             _mm512_mask_storeu_ps(dst + j, k, e);
             vsum = _mm512_mask_add_ps(vsum, k, vsum, e);
         }
         const __m512 scale = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
         for (size_t j = 0; j < n; j += 16) {
-            const __mmask16 k = lanes_left(n, j);
+            const __mmask16 k = ck_first_lanes((long)(n - j));
             _mm512_mask_storeu_ps(dst + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dst + j), scale));
         }
     }

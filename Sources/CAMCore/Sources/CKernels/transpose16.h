@@ -2,6 +2,7 @@
    (or rows of C) in vector lanes and store them as planes (or rows). Not part of the module's API. */
 #pragma once
 #include "dispatch.h"
+#include "lanes.h"
 
 #if CK_HAS_VARIANTS
 #include <immintrin.h>
@@ -31,8 +32,6 @@ CK_AVX512 __attribute__((always_inline)) static inline void ck_transpose16(__m51
     }
 }
 
-/* The first n lanes. */
-static inline __mmask16 ck_first_lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 /* What ck_store_transposed applies to each value: min(max((v + bias[row]) + residual, lo), hi),
    as ck_bias_residual_clamp does; nothing when not `active`. `bias` and `residual` start at the

@@ -1,6 +1,7 @@
 #include "dispatch.h"
 #include "scratch.h"
 #include "winograd_internal.h"
+#include "lanes.h"
 
 /*
  * F(4×4, 3×3)'s input and output transforms with AVX-512 intrinsics, 16 tiles per vector.
@@ -84,7 +85,7 @@ CK_AVX512 int ck_winograd4_input_avx512(const float *restrict x, int h, int w, i
             float *out = v + (size_t)j * xi_stride + (size_t)ty * tw;
             for (int b = 0; b < blocks; b++) {
                 const int left = tw - 16 * b;
-                const __mmask16 mask = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                const __mmask16 mask = ck_first_lanes(left);
                 const float *c = s + 16 * b;
                 __m512 o[6];
                 BT4V(_mm512_loadu_ps(c), _mm512_loadu_ps(c + tws), _mm512_loadu_ps(c + 2 * tws), _mm512_loadu_ps(c + 3 * tws),
@@ -108,7 +109,7 @@ CK_AVX512 int ck_winograd4_output_avx512(const float *restrict mm, size_t xi_str
             const float *m = mm + (size_t)j * xi_stride + (size_t)ty * tw;
             for (int b = 0; b < blocks; b++) {
                 const int left = tw - 16 * b;
-                const __mmask16 mask = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                const __mmask16 mask = ck_first_lanes(left);
                 const float *c = m + 16 * b;
                 __m512 o[4];
                 AT4V(_mm512_maskz_loadu_ps(mask, c), _mm512_maskz_loadu_ps(mask, c + 6 * xi_stride),
@@ -153,7 +154,7 @@ CK_AVX512 int ck_winograd4_output_avx512(const float *restrict mm, size_t xi_str
             float *dst = y + (size_t)n * strip.stride + (size_t)oy * out_w;
             for (int ox = 0; ox < out_w; ox += 16) {
                 const int left = out_w - ox;
-                const __mmask16 mask = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                const __mmask16 mask = ck_first_lanes(left);
                 const __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, src + ox), vb);
                 _mm512_mask_storeu_ps(dst + ox, mask, _mm512_min_ps(vhi, _mm512_max_ps(vlo, t)));
             }
