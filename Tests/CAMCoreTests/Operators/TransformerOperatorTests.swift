@@ -282,6 +282,55 @@ struct TransformerOperatorTests {
         #expect(try check.maxError(op, inputs: [rng.tensor([3, 2, 4])], check: [0], outputIndex: 1, outputs: 2) < 1e-2)
     }
 
+    // MARK: Scaled MatMul
+
+    /// Attention's scores as timm exports them: `MatMul(Mul(q, s), Mul(Transpose(k), s))`, with
+    /// q and k (B, H, N, D) and s one value, or with the Mul's operands the other way round.
+    func attentionScores(scaleFirst: Bool) throws -> (Graph, q: ValueID, k: ValueID, s: ValueID, y: ValueID, kT: ValueID) {
+        var g = Graph()
+        let q = try g.addValue("q"), k = try g.addValue("k"), s = try g.addValue("s")
+        let qs = try g.addValue("qs"), kT = try g.addValue("kT"), kTs = try g.addValue("kTs"), y = try g.addValue("y")
+        g.inputs = [q, k, s]
+        g.nodes = [Node(name: "mq", op: Binary(.mul), inputs: scaleFirst ? [s, q] : [q, s], outputs: [qs]),
+                   Node(name: "t", op: Transpose(perm: [0, 1, 3, 2]), inputs: [k], outputs: [kT]),
+                   Node(name: "mk", op: Binary(.mul), inputs: scaleFirst ? [s, kT] : [kT, s], outputs: [kTs]),
+                   Node(name: "mm", op: MatMul(), inputs: [qs, kTs], outputs: [y])]
+        g.outputs = [y]
+        return (g, q, k, s, y, kT)
+    }
+
+    @Test("attention's scales and transpose of k fold into its product", arguments: [false, true])
+    func scaledMatMulFusion(_ scaleFirst: Bool) throws {
+        var rng = SplitMix(seed: 45)
+        let (g, q, k, s, y, kT) = try attentionScores(scaleFirst: scaleFirst)
+        let fused = GraphOptimizer.optimize(g, protected: [y])
+        #expect(fused.nodes.count == 1 && fused.nodes[0].op is ScaledMatMul)
+        // One value (shaped [] or [1]) folds into alpha; a scale that broadcasts is multiplied
+        // as written, and then the result is the same to the bit.
+        for (scale, exact) in [(Tensor(shape: [], floats: [0.35]), false), (Tensor(shape: [1], floats: [-1.7]), false),
+                               (rng.tensor([5]), true)] {
+            let feeds = [q: rng.tensor([2, 3, 5, 5]), k: rng.tensor([2, 3, 5, 5]), s: scale]
+            let reference = try Executor(g).evaluate(feeds, fetch: [y])[0]
+            let result = try Executor(fused).evaluate(feeds, fetch: [y])[0]
+            #expect(result.shape == [2, 3, 5, 5])
+            if exact { #expect(result.toFloats() == reference.toFloats()) } else { #expect(Compare.maxAbs(result, reference) < 1e-5) }
+        }
+        // A requested transpose stays a node of its own; the scales still fold.
+        let kept = GraphOptimizer.optimize(g, protected: [y, kT])
+        #expect(kept.nodes.count == 2 && kept.nodes.contains { $0.op is Transpose })
+        #expect((kept.nodes.last?.op as? ScaledMatMul).map { $0.transpose == nil && $0.scalesLeft && $0.scalesRight } == true)
+    }
+
+    @Test("ScaledMatMul VJP, scales and transpose each on or off", arguments: [(true, true, true), (false, true, true), (true, false, false), (false, false, true)])
+    func scaledMatMulVJP(_ left: Bool, _ right: Bool, _ transposed: Bool) throws {
+        var rng = SplitMix(seed: 46)
+        let op = ScaledMatMul(scalesLeft: left, scalesRight: right, transpose: transposed ? Transpose(perm: [0, 2, 1]) : nil)
+        let inputs = [rng.tensor([2, 3, 4]), rng.tensor(transposed ? [2, 5, 4] : [2, 4, 5]),
+                      Tensor(shape: [1], floats: [0.8]), Tensor(shape: [], floats: [-1.3])]
+        let checked = [0, 1] + (left ? [2] : []) + (right ? [3] : [])
+        #expect(try check.maxError(op, inputs: inputs, check: checked) < 1e-2)
+    }
+
     // MARK: Softmax
 
     /// Rows as attention produces them (long and short, wide ranges, −∞ for masked keys)

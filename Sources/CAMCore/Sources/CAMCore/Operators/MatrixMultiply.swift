@@ -66,7 +66,16 @@ public struct MatMul: Operator {
     public var name: String { "MatMul" }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
-        guard inputs.count == 2, let a0 = inputs[0], let b0 = inputs[1], a0.dtype == .float32, b0.dtype == .float32 else {
+        guard inputs.count == 2, let a0 = inputs[0], let b0 = inputs[1] else {
+            throw CAMError(.invalidModel, "MatMul takes two float32 inputs")
+        }
+        return [try product(a0, b0)]
+    }
+
+    /// `alpha · A·B` (with the operands transposed as this MatMul says): the scale is applied
+    /// by the GEMM itself, with no pass of its own.
+    func product(_ a0: Tensor, _ b0: Tensor, alpha: Float = 1) throws -> Tensor {
+        guard a0.dtype == .float32, b0.dtype == .float32 else {
             throw CAMError(.invalidModel, "MatMul takes two float32 inputs")
         }
         guard a0.rank >= 1, b0.rank >= 1 else { throw CAMError(.runtime, "MatMul: scalars cannot be multiplied") }
@@ -88,7 +97,7 @@ public struct MatMul: Operator {
         if batchB.isEmpty && !transposeA && count > 1 {
             // A stack of matrices times one matrix (a transformer's projections): one GEMM
             // with the batch folded into the rows.
-            sgemm(transA: false, transB: transposeB, m: count * m, n: n, k: k, a: pa, lda: lda, b: pb, ldb: ldb, c: po, ldc: n)
+            sgemm(transA: false, transB: transposeB, m: count * m, n: n, k: k, alpha: alpha, a: pa, lda: lda, b: pb, ldb: ldb, c: po, ldc: n)
         } else {
             func offsets(_ i: Int) -> (Int, Int) {
                 var rem = i, offA = 0, offB = 0
@@ -106,14 +115,14 @@ public struct MatMul: Operator {
                 parallelFor(count, grain: Swift.max(1, (1 << 20) / Swift.max(1, m * n * k))) { items in
                     for i in items {
                         let (offA, offB) = offsets(i)
-                        sgemmSerial(transA: transposeA, transB: transposeB, m: m, n: n, k: k, a: pa + offA * aMat, lda: lda,
+                        sgemmSerial(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + offA * aMat, lda: lda,
                                     b: pb + offB * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
                     }
                 }
             } else {
                 for i in 0..<count {
                     let (offA, offB) = offsets(i)
-                    sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, a: pa + offA * aMat, lda: lda,
+                    sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + offA * aMat, lda: lda,
                           b: pb + offB * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
                 }
             }
@@ -121,7 +130,7 @@ public struct MatMul: Operator {
         var shape = batch
         if a0.rank != 1 { shape.append(m) }
         if b0.rank != 1 { shape.append(n) }
-        return [out.reshaped(to: shape)]
+        return out.reshaped(to: shape)
     }
 
     public func gradient(_ b: inout GradientBuilder, _ node: GradientNode) throws -> [ValueID?] {
