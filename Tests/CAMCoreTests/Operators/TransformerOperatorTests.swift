@@ -249,6 +249,54 @@ struct TransformerOperatorTests {
         #expect(try check.maxError(MatMulBias(addsResidual: true), inputs: inputs, check: [0, 1, 2, 3]) < 1e-2)
     }
 
+    @Test("the GELU after a projection joins its product")
+    func geluProjectionFusion() throws {
+        var rng = SplitMix(seed: 47)
+        var g = Graph()
+        let x = try g.addValue("x"), product = try g.addValue("product"), projected = try g.addValue("projected"), y = try g.addValue("y")
+        g.inputs = [x]
+        let w = g.addConstant("W", rng.tensor([300, 205])), bias = g.addConstant("b", rng.tensor([205]))
+        g.nodes = [Node(name: "mm", op: MatMul(), inputs: [x, w], outputs: [product]),
+                   Node(name: "bias", op: Binary(.add), inputs: [product, bias], outputs: [projected]),
+                   Node(name: "gelu", op: Unary(.gelu), inputs: [projected], outputs: [y])]
+        g.outputs = [y]
+        let fused = GraphOptimizer.optimize(g, protected: [y])
+        #expect(fused.nodes.count == 1 && (fused.nodes[0].op as? MatMulBias)?.appliesGELU == true)
+        // Rows past one 256-row block, depth past one slab, columns not a multiple of 16: the
+        // GELU applied block by block equals the GELU of the whole projection, to the bit.
+        let input = rng.tensor([2, 150, 300])
+        let result = try Executor(fused).evaluate([x: input], fetch: [y])[0]
+        let projection = try MatMulBias().forward([input, g.constants[w]!, g.constants[bias]!])[0]
+        let expected = try Unary(.gelu).forward([projection])[0], unfused = try Executor(g).evaluate([x: input], fetch: [y])[0]
+        #expect(result.shape == [2, 150, 205] && result.toFloats() == expected.toFloats())
+        #expect(Compare.maxAbs(result, unfused) < 1e-4)
+        // A requested projection keeps its Gelu.
+        #expect(GraphOptimizer.optimize(g, protected: [y, projected]).nodes.count == 2)
+    }
+
+    @Test func geluProjectionVJP() throws {
+        var rng = SplitMix(seed: 48)
+        let inputs = [rng.tensor([2, 3, 4]), rng.tensor([4, 5]), rng.tensor([1, 5]), rng.tensor([2, 3, 5])]
+        #expect(try check.maxError(MatMulBias(appliesGELU: true), inputs: Array(inputs.prefix(3)), check: [0, 1, 2]) < 1e-2)
+        #expect(try check.maxError(MatMulBias(addsResidual: true, appliesGELU: true), inputs: inputs, check: [0, 1, 2, 3]) < 1e-2)
+    }
+
+    /// The exact GELU against erf in double, over rows whose lengths leave a partial last
+    /// vector; ±∞ and NaN pass as they should.
+    @Test func geluMatchesDouble() throws {
+        var rng = SplitMix(seed: 49)
+        for n in [1, 15, 16, 37, 1000] {
+            let x = rng.tensor([n], -8, 8)
+            let y = try Unary(.gelu).forward([x])[0].toFloats()
+            for (xi, yi) in zip(x.toFloats(), y) {
+                let exact = 0.5 * Double(xi) * (1 + Foundation.erf(Double(xi) / 2.0.squareRoot()))
+                #expect(abs(Double(yi) - exact) < 1e-6, "gelu(\(xi)) = \(yi), not \(exact)")
+            }
+        }
+        let special = try Unary(.gelu).forward([Tensor(shape: [3], floats: [.infinity, .nan, 0])])[0].toFloats()
+        #expect(special[0] == .infinity && special[1].isNaN && special[2] == 0)
+    }
+
     // MARK: Transpose + Split
 
     /// Attention's qkv split: (B, N, 3, H, D) → Transpose(2, 0, 3, 1, 4) → Split on axis 0, with

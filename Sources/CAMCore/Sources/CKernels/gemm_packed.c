@@ -3,6 +3,7 @@
 #include "scratch.h"
 #include "gemm_layout.h"
 #include "lanes.h"
+#include "gelu_avx512.h"
 #include <string.h>
 
 /*
@@ -224,14 +225,17 @@ enum { MB = 256, NB = 192 };
 
 CK_AVX512 static int gemm_packed_b_avx512(const float *x, size_t lda, int first_row, int rows, int first_col, int cols, int n,
                                           int k, const float *packed_b, float *c, size_t ldc, int accumulate, const float *bias,
-                                          const float *residual) {
+                                          const float *residual, int gelu) {
     if (k == 0) {
-        if (!accumulate)
-            for (int r = first_row; r < first_row + rows; r++)
+        for (int r = first_row; r < first_row + rows; r++) {
+            float *row = c + (size_t)r * ldc + first_col;
+            if (!accumulate)
                 for (int j = first_col; j < first_col + cols; j++) {
                     const float b = bias ? bias[j] : 0.0f;
-                    c[(size_t)r * ldc + j] = residual ? residual[(size_t)r * ldc + j] + b : b;
+                    row[j - first_col] = residual ? residual[(size_t)r * ldc + j] + b : b;
                 }
+            if (gelu) ck_gelu_avx512(row, row, (size_t)cols);
+        }
         return 0;
     }
     const int np = (n + 15) / 16 * 16;
@@ -256,6 +260,9 @@ CK_AVX512 static int gemm_packed_b_avx512(const float *x, size_t lda, int first_
                         : (block_start){bias ? bias + j0 : 0, residual ? residual + (size_t)m0 * ldc + j0 : 0};
                     block_row(1, 0, kc, a, slab + (size_t)j0 * kc, c + (size_t)m0 * ldc + j0, ldc, accumulate || k0 > 0, start, height,
                               nb, no_epilogue);
+                    /* GELU on the finished block while it is still in L1. */
+                    if (gelu && k0 + kc == k)
+                        for (int r = 0; r < height; r++) ck_gelu_avx512(c + (size_t)(m0 + r) * ldc + j0, c + (size_t)(m0 + r) * ldc + j0, (size_t)nb);
                 }
             }
         }
@@ -294,11 +301,12 @@ void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed) {
 }
 
 int ck_gemm_packed_b(const float *a, size_t lda, int first_row, int rows, int first_col, int cols, int n, int k,
-                     const float *packed_b, float *c, size_t ldc, int accumulate, const float *bias, const float *residual) {
+                     const float *packed_b, float *c, size_t ldc, int accumulate, const float *bias, const float *residual,
+                     int gelu) {
     if (first_row < 0 || rows < 0 || first_col < 0 || first_col % 16 != 0 || cols < 0 || first_col + cols > n) return -3;
 #if CK_HAS_VARIANTS
     if (ck_level() == 2)
-        return gemm_packed_b_avx512(a, lda, first_row, rows, first_col, cols, n, k, packed_b, c, ldc, accumulate, bias, residual);
+        return gemm_packed_b_avx512(a, lda, first_row, rows, first_col, cols, n, k, packed_b, c, ldc, accumulate, bias, residual, gelu);
 #endif
     return -2;
 }

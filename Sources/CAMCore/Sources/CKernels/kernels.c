@@ -2,6 +2,7 @@
 #include "dispatch.h"
 #include "depthwise_avx512.h"
 #include "softmax_avx512.h"
+#include "gelu_avx512.h"
 #include "scratch.h"
 #include <stdlib.h>
 #include <string.h>
@@ -357,7 +358,15 @@ void ck_bias_residual_clamp(float *v, const float *r, size_t n, float bias, floa
     DISPATCH(bias_residual_clamp, v, r, n, bias, lo, hi)
 }
 void ck_erf(const float *x, float *out, size_t n) { DISPATCH(erf, x, out, n) }
-void ck_gelu(const float *x, float *out, size_t n) { DISPATCH(gelu, x, out, n) }
+void ck_gelu(const float *x, float *out, size_t n) {
+#if CK_HAS_VARIANTS
+    if (ck_level() == 2) {
+        ck_gelu_avx512(x, out, n);
+        return;
+    }
+#endif
+    DISPATCH(gelu, x, out, n)
+}
 void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n) {
 #if CK_HAS_VARIANTS
     if (ck_level() == 2) {

@@ -5,7 +5,7 @@ public enum GraphOptimizer {
     /// All rewrites, in order.
     public static func optimize(_ graph: Graph, protected: Set<ValueID>) -> Graph {
         let projections = fuseMatMulBias(fuseErfGELU(graph, protected: protected), protected: protected)
-        let residuals = fuseMatMulBiasResiduals(projections, protected: protected)
+        let residuals = fuseGELUIntoProjections(fuseMatMulBiasResiduals(projections, protected: protected), protected: protected)
         let transformer = fuseScalesIntoMatMuls(fuseTransposeIntoSplits(residuals, protected: protected), protected: protected)
         let convolutional = fuseResidualAdds(foldPaddingIntoConvolutions(transformer, protected: protected), protected: protected)
         return fuseActivations(convolutional, protected: protected)

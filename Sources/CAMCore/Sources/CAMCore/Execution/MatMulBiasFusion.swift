@@ -20,8 +20,32 @@ extension GraphOptimizer {
     /// takes the Add's place in the order, where R is computed.
     public static func fuseMatMulBiasResiduals(_ graph: Graph, protected: Set<ValueID>) -> Graph {
         fuseIntoAdds(graph, protected: protected) { mm, residual in
-            guard graph.constants[residual] == nil, let op = mm.op as? MatMulBias, !op.addsResidual, mm.inputs.count == 3 else { return nil }
+            guard graph.constants[residual] == nil, let op = mm.op as? MatMulBias, !op.addsResidual, !op.appliesGELU,
+                  mm.inputs.count == 3 else { return nil }
             return (MatMulBias(addsResidual: true), mm.inputs + [residual])
         }
+    }
+
+    /// Replaces `Gelu(MatMulBias(…))` (the exact GELU) by one `MatMulBias` that applies it, when
+    /// the projection is not protected, an output, or read elsewhere: a transformer MLP's first
+    /// layer. The fused node takes the Gelu's place in the order.
+    public static func fuseGELUIntoProjections(_ graph: Graph, protected: Set<ValueID>) -> Graph {
+        let (readers, producer) = usage(graph)
+        let outputs = Set(graph.outputs)
+        var nodes = graph.nodes
+        var removed = Set<Int>()
+        for (i, node) in graph.nodes.enumerated() {
+            guard (node.op as? Unary)?.function == .gelu, node.inputs.count == 1, let x = node.inputs[0], readers[x.index] == 1,
+                  !protected.contains(x), !outputs.contains(x), producer[x.index] >= 0 else { continue }
+            let mm = graph.nodes[producer[x.index]]
+            guard let op = mm.op as? MatMulBias, !op.appliesGELU else { continue }
+            nodes[i] = Node(name: node.name, op: MatMulBias(addsResidual: op.addsResidual, appliesGELU: true), inputs: mm.inputs,
+                            outputs: node.outputs)
+            removed.insert(producer[x.index])
+        }
+        guard !removed.isEmpty else { return graph }
+        var g = graph
+        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return g
     }
 }

@@ -19,9 +19,10 @@ struct PackedRightMatrix: @unchecked Sendable {
     /// (m × columns, pitch `ldc`), the rows of X shared among the runtime's threads (blocks of
     /// columns measured slower: each thread then reads all of X). Without `accumulate`, the
     /// sums start from `residual` (laid out as C) + `bias` (one per column) where given:
-    /// C = (R + bias) + X · B.
+    /// C = (R + bias) + X · B. With `gelu`, C is replaced by its GELU, block by block as each
+    /// is finished.
     func multiply(_ x: UnsafePointer<Float>, lda: Int, m: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                  bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil) {
+                  bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, gelu: Bool = false) {
         let threads = Runtime.threadCount
         let split = threads > 1 && m * rows * columns >= 1 << 20
         let blocks = split ? Swift.min(threads, (m + 7) / 8) : 1
@@ -29,7 +30,7 @@ struct PackedRightMatrix: @unchecked Sendable {
         parallelEach((m + per - 1) / per) { t in
             let first = t * per
             let status = ck_gemm_packed_b(x, lda, Int32(first), Int32(Swift.min(per, m - first)), 0, Int32(columns), Int32(columns),
-                                          Int32(rows), storage.floats.baseAddress!, c, ldc, accumulate ? 1 : 0, bias, residual)
+                                          Int32(rows), storage.floats.baseAddress!, c, ldc, accumulate ? 1 : 0, bias, residual, gelu ? 1 : 0)
             precondition(status == 0, "packed matrix product failed (\(status))")
         }
     }

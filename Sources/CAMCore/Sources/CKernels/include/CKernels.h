@@ -128,10 +128,12 @@ void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed);
 /// row pitch ldc) = R + bias + A · B, or with `accumulate` C + A · B, with A (m × k) row-major
 /// with pitch lda and B packed by ck_gemm_pack_b (a layer's weights, on the right); first_col
 /// a multiple of 16. `bias` (n values, one per column) and the residual R (laid out as C) may
-/// be NULL: a projection's bias and the Add after it, summed as (R + bias) + A · B. Returns 0;
+/// be NULL: a projection's bias and the Add after it, summed as (R + bias) + A · B. With `gelu`,
+/// each finished block of C is then replaced by its GELU (as ck_gelu), while in cache. Returns 0;
 /// −2 when not available on this CPU; −3 for a block outside C.
 int ck_gemm_packed_b(const float *a, size_t lda, int first_row, int rows, int first_col, int cols, int n, int k,
-                     const float *packed_b, float *c, size_t ldc, int accumulate, const float *bias, const float *residual);
+                     const float *packed_b, float *c, size_t ldc, int accumulate, const float *bias, const float *residual,
+                     int gelu);
 
 /// Softmax of each of `rows` contiguous rows of n values (out may not alias x); exp within
 /// 2 ulp of expf, vectorised, and 0 (not subnormal) below e^−87.3.
