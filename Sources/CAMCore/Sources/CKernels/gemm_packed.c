@@ -88,8 +88,14 @@ micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], co
         const int left = cols - 16 * v;
         mask[v] = ck_first_lanes(left);
     }
+    /* Every loop over acc is unrolled in full, so that each accumulator is indexed by constants
+       and lives in a register: with the row count `rows` as a loop bound, clang kept acc in
+       memory too and stored all 24 accumulators on every step of k when A was read in place
+       (ck_gemm_packed_b: 150 against 180 GFLOP/s on one core). */
     __m512 acc[MR][3];
+#pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
+#pragma clang loop unroll(full)
         for (int v = 0; v < nv; v++) {
             if (accumulate && r < rows) {
                 acc[r][v] = _mm512_maskz_loadu_ps(mask[v], c + (size_t)r * ldc + 16 * v);
@@ -114,8 +120,10 @@ micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], co
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
         }
     }
-    for (int r = 0; r < rows; r++) {
-        for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16 * v, mask[v], acc[r][v]);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+        if (r < rows)
+            for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16 * v, mask[v], acc[r][v]);
     }
 }
 
