@@ -15,7 +15,7 @@ struct ResidualFusionTests {
         ([3, 5, 9, 9], 7, 3, 2, 1),      // small planes, a batch unfolded side by side
         ([1, 5, 9, 9], 7, 3, 1, 1),      // one image, im2col
         ([2, 6, 7, 7], 4, 1, 1, 0),      // pointwise, one GEMM per image
-        ([2, 64, 2, 2], 64, 1, 1, 0),    // pointwise, weights large next to the planes: unfolded
+        ([2, 64, 4, 4], 64, 1, 1, 0),    // pointwise, weights large next to 16-pixel planes: unfolded
         ([2, 1, 9, 9], 1, 3, 1, 1),      // one channel in, one out: the depthwise kernel
     ]
 

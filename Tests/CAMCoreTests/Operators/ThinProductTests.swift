@@ -18,6 +18,7 @@ struct ThinProductTests {
         ([2, 16, 5, 1], 8, 1, 1, [0, 0, 0, 0]),      // 5 columns, one 8-row block
         ([1, 100, 1, 19], 24, 1, 1, [0, 0, 0, 0]),   // 19 columns: blocks of 7, 7 and 5, over two halves of a slab
         ([1, 150, 3, 11], 40, 1, 1, [0, 0, 0, 0]),   // 33 columns: four blocks of 7 and one of 5, two slabs
+        ([3, 200, 7, 7], 200, 1, 1, [0, 0, 0, 0]),   // 1×1 on a batch, weights large next to the planes: a thin product per image
     ]
 
     @Test("forward, with bias, a residual and ReLU", arguments: cases)

@@ -37,6 +37,8 @@ enum { KCB = 256 };
 
 int ck_gemm_packed_available(void) { return ck_level() == 2; }
 
+int ck_gemm_packed_thin_columns(int n) { return ck_level() == 2 && ck_gemm_thin_preferred(n); }
+
 size_t ck_gemm_packed_size(int m, int k) { return (size_t)((m + MR - 1) / MR) * MR * (size_t)k; }
 
 void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed) {

@@ -10,6 +10,10 @@ struct PackedMatrix: @unchecked Sendable {
     static let isAvailable = ck_gemm_packed_available() != 0
         && ProcessInfo.processInfo.environment["SWIFTCAM_GEMM"] != "blas"
 
+    /// Whether a product with `n` columns runs in the thin form (C's rows in vector lanes),
+    /// which reads A once per product at full speed even for one small plane.
+    static func runsThin(columns n: Int) -> Bool { isAvailable && ck_gemm_packed_thin_columns(Int32(n)) != 0 }
+
     let storage: Tensor
     let offset: Int
     let rows: Int, columns: Int

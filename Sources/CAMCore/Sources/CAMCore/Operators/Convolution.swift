@@ -144,9 +144,12 @@ public struct Convolution: Operator {
             return
         }
         let pointwise = g.isPointwise
-        // A 1×1 convolution of a batch whose weights are small next to its planes: one GEMM per
-        // image, straight from the input into the output, the images shared among the threads.
-        if pointwise && group == 1 && g.batch > 1 && m * k < 2 * (k + m) * p {
+        // A 1×1 convolution of a batch whose weights are small next to its planes, or whose
+        // planes are small enough for the thin product (7 × 7): one GEMM per image, straight
+        // from the input into the output, the images shared among the threads. (Unfolding the
+        // images side by side instead costs a copy in and a copy out: EfficientNet-Lite0's
+        // 7 × 7 projections at batch 8 took 0.12 ms per image that way, 0.09 this way.)
+        if pointwise && group == 1 && g.batch > 1 && (m * k < 2 * (k + m) * p || PackedMatrix.runsThin(columns: p)) {
             parallelEach(g.batch) { n in
                 let dst = po + n * m * p
                 if let packed {

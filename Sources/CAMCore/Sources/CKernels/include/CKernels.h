@@ -76,6 +76,10 @@ int ck_winograd_output(const float *m, size_t xi_stride, int tile, int tiles_h, 
 /// Whether ck_gemm_packed runs on this CPU (AVX-512, and SWIFTCAM_KERNELS not lowering it).
 int ck_gemm_packed_available(void);
 
+/// Whether ck_gemm_packed multiplies a B of n columns in its thin form, C's rows in vector
+/// lanes (gemm_thin.c): n up to 64 where its cycle model beats the wide micro-kernel.
+int ck_gemm_packed_thin_columns(int n);
+
 /// Floats A (m × k) takes when packed for ck_gemm_packed: m rounded up to 8, times k.
 size_t ck_gemm_packed_size(int m, int k);
 
