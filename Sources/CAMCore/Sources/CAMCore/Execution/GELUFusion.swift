@@ -72,9 +72,6 @@ extension GraphOptimizer {
             nodes[i] = Node(name: node.name, op: Unary(.gelu), inputs: [x], outputs: node.outputs)
             removed.formUnion(fused)
         }
-        guard !removed.isEmpty else { return graph }
-        var g = graph
-        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        return g
+        return replacingNodes(of: graph, with: nodes, removing: removed)
     }
 }

@@ -39,9 +39,7 @@ public enum GraphOptimizer {
             nodes[i] = Node(name: node.name, op: op, inputs: [data] + node.inputs.dropFirst(), outputs: node.outputs)
             removed.insert(producer[padded.index])
         }
-        var g = graph
-        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        return g
+        return replacingNodes(of: graph, with: nodes, removing: removed)
     }
 
     /// For a Pad with constant pads (and constant zero value, default axes) that pads only the
@@ -83,9 +81,7 @@ public enum GraphOptimizer {
             nodes[p] = Node(name: nodes[p].name, op: conv.fused(activation), inputs: nodes[p].inputs, outputs: node.outputs)
             removed.insert(i)
         }
-        var g = graph
-        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        return g
+        return replacingNodes(of: graph, with: nodes, removing: removed)
     }
 
     /// Replaces each `Add(P, Q)` one of whose operands (either order) is the output of a node
@@ -109,6 +105,12 @@ public enum GraphOptimizer {
                 break
             }
         }
+        return replacingNodes(of: graph, with: nodes, removing: removed)
+    }
+
+    /// `graph` with its nodes replaced by `nodes` (index for index) less those at `removed`: how
+    /// each rewrite ends.
+    static func replacingNodes(of graph: Graph, with nodes: [Node], removing removed: Set<Int>) -> Graph {
         guard !removed.isEmpty else { return graph }
         var g = graph
         g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)

@@ -43,9 +43,6 @@ extension GraphOptimizer {
                             outputs: node.outputs)
             removed.insert(producer[x.index])
         }
-        guard !removed.isEmpty else { return graph }
-        var g = graph
-        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        return g
+        return replacingNodes(of: graph, with: nodes, removing: removed)
     }
 }

@@ -60,10 +60,7 @@ extension GraphOptimizer {
                             inputs: [a, b, sa, sb], outputs: node.outputs)
             removed.formUnion(fold)
         }
-        guard !removed.isEmpty else { return graph }
-        var g = graph
-        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        return g
+        return replacingNodes(of: graph, with: nodes, removing: removed)
     }
 
     /// Whether `perm` swaps the last two axes and keeps the others in place.

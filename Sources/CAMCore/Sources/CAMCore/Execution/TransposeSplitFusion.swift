@@ -18,9 +18,6 @@ extension GraphOptimizer {
                             inputs: [x] + node.inputs.dropFirst(), outputs: node.outputs)
             removed.insert(producer[t.index])
         }
-        guard !removed.isEmpty else { return graph }
-        var g = graph
-        g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        return g
+        return replacingNodes(of: graph, with: nodes, removing: removed)
     }
 }
