@@ -6,8 +6,7 @@ extension GraphOptimizer {
     /// `Mul(x, 1/√2)` for the division and the 0.5 applied to either factor — by `Gelu(x)`,
     /// when none of the intermediate values is protected, a graph output, or read elsewhere.
     public static func fuseErfGELU(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        let (readers, producer) = usage(graph)
-        let outputs = Set(graph.outputs)
+        let use = GraphUsage(graph, protected: protected)
 
         func scalar(_ v: ValueID?) -> Float? {
             guard let v, let t = graph.constants[v], t.count == 1, t.dtype == .float32 else { return nil }
@@ -15,10 +14,7 @@ extension GraphOptimizer {
         }
         func near(_ a: Float?, _ b: Float) -> Bool { a.map { abs($0 - b) <= 1e-6 * abs(b) } ?? false }
         /// The node producing `v`, if it may be removed (one reader, not protected or an output).
-        func internalProducer(_ v: ValueID) -> Int? {
-            guard readers[v.index] == 1, !protected.contains(v), !outputs.contains(v), producer[v.index] >= 0 else { return nil }
-            return producer[v.index]
-        }
+        func internalProducer(_ v: ValueID) -> Int? { use.foldableProducer(of: v) }
         func binary(_ i: Int, _ kind: Binary.Kind) -> (ValueID, ValueID)? {
             let n = graph.nodes[i]
             guard (n.op as? Binary)?.kind == kind, n.inputs.count == 2, let a = n.inputs[0], let b = n.inputs[1] else { return nil }

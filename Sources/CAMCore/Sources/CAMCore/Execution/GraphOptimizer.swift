@@ -15,15 +15,13 @@ public enum GraphOptimizer {
     /// that reads it (exporters write TensorFlow's asymmetric "same" padding this way), when the
     /// padded tensor has no other reader and is not protected.
     public static func foldPaddingIntoConvolutions(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        let (readers, producer) = usage(graph)
-
+        let use = GraphUsage(graph, protected: protected)
         var nodes = graph.nodes
         var removed = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
             guard let conv = node.op as? Convolution, conv.activation == nil, let padded = node.inputs.first ?? nil,
-                  readers[padded.index] == 1, !protected.contains(padded), !graph.outputs.contains(padded),
-                  producer[padded.index] >= 0 else { continue }
-            let padNode = graph.nodes[producer[padded.index]]
+                  let padIndex = use.foldableProducer(of: padded) else { continue }
+            let padNode = graph.nodes[padIndex]
             guard let pad = padNode.op as? Pad, pad.mode == .constant, let data = padNode.inputs.first ?? nil,
                   let amounts = spatialPads(padNode, graph) else { continue }
             let spatial = amounts.count / 2
@@ -37,7 +35,7 @@ public enum GraphOptimizer {
             let merged = zip(existing, amounts).map { $0 + $1 }
             let op = Convolution(strides: conv.strides, dilations: conv.dilations, padding: .explicit(merged), group: conv.group, kernelShape: conv.kernelShape)
             nodes[i] = Node(name: node.name, op: op, inputs: [data] + node.inputs.dropFirst(), outputs: node.outputs)
-            removed.insert(producer[padded.index])
+            removed.insert(padIndex)
         }
         return replacingNodes(of: graph, with: nodes, removing: removed)
     }
@@ -61,14 +59,12 @@ public enum GraphOptimizer {
     /// Fuses `Relu` and constant-bound `Clip` into the `Conv` that feeds them, when the
     /// convolution's own output has no other reader and is not protected.
     public static func fuseActivations(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        let (readers, producer) = usage(graph)
-
+        let use = GraphUsage(graph, protected: protected)
         var nodes = graph.nodes
         var removed = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
-            guard let x = node.inputs.first ?? nil, readers[x.index] == 1, !protected.contains(x),
-                  !graph.outputs.contains(x), producer[x.index] >= 0,
-                  let conv = nodes[producer[x.index]].op as? Convolution, conv.activation == nil else { continue }
+            guard let x = node.inputs.first ?? nil, let p = use.foldableProducer(of: x),
+                  let conv = nodes[p].op as? Convolution, conv.activation == nil else { continue }
             let activation: Convolution.Activation
             if let u = node.op as? Unary, u.function == .relu {
                 activation = .relu
@@ -77,7 +73,6 @@ public enum GraphOptimizer {
             } else {
                 continue
             }
-            let p = producer[x.index]
             nodes[p] = Node(name: nodes[p].name, op: conv.fused(activation), inputs: nodes[p].inputs, outputs: node.outputs)
             removed.insert(i)
         }
@@ -90,16 +85,14 @@ public enum GraphOptimizer {
     /// that are not protected, not graph outputs, and read by the Add alone are considered.
     static func fuseIntoAdds(_ graph: Graph, protected: Set<ValueID>,
                              _ fuse: (_ producer: Node, _ other: ValueID) -> (op: any Operator, inputs: [ValueID?])?) -> Graph {
-        let (readers, producer) = usage(graph)
-        let outputs = Set(graph.outputs)
+        let use = GraphUsage(graph, protected: protected)
         var nodes = graph.nodes
         var removed = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
             guard (node.op as? Binary)?.kind == .add, node.inputs.count == 2, let p = node.inputs[0], let q = node.inputs[1], p != q else { continue }
             for (operand, other) in [(p, q), (q, p)] {
-                let source = producer[operand.index]
-                guard readers[operand.index] == 1, !protected.contains(operand), !outputs.contains(operand),
-                      source >= 0, !removed.contains(source), let fused = fuse(graph.nodes[source], other) else { continue }
+                guard let source = use.foldableProducer(of: operand), !removed.contains(source),
+                      let fused = fuse(graph.nodes[source], other) else { continue }
                 nodes[i] = Node(name: node.name, op: fused.op, inputs: fused.inputs, outputs: node.outputs)
                 removed.insert(source)
                 break
@@ -115,15 +108,6 @@ public enum GraphOptimizer {
         var g = graph
         g.nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return g
-    }
-
-    /// How many nodes read each value, and which node produces it (-1: none).
-    static func usage(_ graph: Graph) -> (readers: [Int], producer: [Int]) {
-        var readers = [Int](repeating: 0, count: graph.valueCount)
-        for node in graph.nodes { for v in node.inputs.compactMap({ $0 }) { readers[v.index] += 1 } }
-        var producer = [Int](repeating: -1, count: graph.valueCount)
-        for (i, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o.index] = i } }
-        return (readers, producer)
     }
 
     /// The (min, max) of a Clip whose bounds are constants.

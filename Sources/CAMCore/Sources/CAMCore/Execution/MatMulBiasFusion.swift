@@ -30,18 +30,17 @@ extension GraphOptimizer {
     /// the projection is not protected, an output, or read elsewhere: a transformer MLP's first
     /// layer. The fused node takes the Gelu's place in the order.
     public static func fuseGELUIntoProjections(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        let (readers, producer) = usage(graph)
-        let outputs = Set(graph.outputs)
+        let use = GraphUsage(graph, protected: protected)
         var nodes = graph.nodes
         var removed = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
-            guard (node.op as? Unary)?.function == .gelu, node.inputs.count == 1, let x = node.inputs[0], readers[x.index] == 1,
-                  !protected.contains(x), !outputs.contains(x), producer[x.index] >= 0 else { continue }
-            let mm = graph.nodes[producer[x.index]]
+            guard (node.op as? Unary)?.function == .gelu, node.inputs.count == 1, let x = node.inputs[0],
+                  let p = use.foldableProducer(of: x) else { continue }
+            let mm = graph.nodes[p]
             guard let op = mm.op as? MatMulBias, !op.appliesGELU else { continue }
             nodes[i] = Node(name: node.name, op: MatMulBias(addsResidual: op.addsResidual, appliesGELU: true), inputs: mm.inputs,
                             outputs: node.outputs)
-            removed.insert(producer[x.index])
+            removed.insert(p)
         }
         return replacingNodes(of: graph, with: nodes, removing: removed)
     }

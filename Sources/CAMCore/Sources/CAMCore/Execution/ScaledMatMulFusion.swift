@@ -6,14 +6,12 @@ extension GraphOptimizer {
     /// is read by that product alone and is not protected or an output. The fused node takes
     /// the MatMul's place in the order.
     public static func fuseScalesIntoMatMuls(_ graph: Graph, protected: Set<ValueID>) -> Graph {
-        let (readers, producer) = usage(graph)
-        let outputs = Set(graph.outputs)
+        let use = GraphUsage(graph, protected: protected)
         var removed = Set<Int>()
 
-        /// The node producing `v` when it may be folded away: read once, not kept.
+        /// The node producing `v` when it may be folded away, and is not folded already.
         func foldable(_ v: ValueID) -> Int? {
-            let p = producer[v.index]
-            guard p >= 0, readers[v.index] == 1, !protected.contains(v), !outputs.contains(v), !removed.contains(p) else { return nil }
+            guard let p = use.foldableProducer(of: v), !removed.contains(p) else { return nil }
             return p
         }
         func scaling(_ v: ValueID) -> Int? {
