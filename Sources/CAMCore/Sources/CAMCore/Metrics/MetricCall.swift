@@ -72,7 +72,7 @@ public struct MetricCall: Sendable, Hashable, CustomStringConvertible {
     /// The value of parameter `name`, given at `position` or by keyword (nil: not given).
     public func argument(_ position: Int?, _ name: String) throws -> MetricValue? {
         let byPosition = position.flatMap { $0 < positional.count ? positional[$0] : nil }
-        if let byPosition, named[name] != nil {
+        if byPosition != nil, named[name] != nil {
             throw CAMError(.usage, "metric \(self): '\(name)' is given twice")
         }
         return byPosition ?? named[name]
