@@ -29,10 +29,8 @@ public struct ScaledMatMul: Operator {
         var alpha: Float = 1
         var left = a
         if scalesLeft, let s = inputs[2] {
-            if let value = Self.scalar(s, scaling: a) {
-                alpha *= value
-            } else if let value = Self.scalar(a, scaling: s) {
-                (alpha, left) = (alpha * value, s)  // the Mul's operands were the other way round
+            if let (matrix, factor) = Self.factored(a, s, eitherWay: true) {
+                (left, alpha) = (matrix, alpha * factor)
             } else {
                 left = try Binary(.mul).forward([a, s])[0]
             }
@@ -40,10 +38,9 @@ public struct ScaledMatMul: Operator {
         var right = b
         var transposed = transpose != nil
         if scalesRight, let s = inputs[3] {
-            if let value = Self.scalar(s, scaling: b) {
-                alpha *= value
-            } else if transpose == nil, let value = Self.scalar(b, scaling: s) {
-                (alpha, right) = (alpha * value, s)
+            // With a transpose, B is known to be the matrix: the Mul read the transpose's output.
+            if let (matrix, factor) = Self.factored(b, s, eitherWay: transpose == nil) {
+                (right, alpha) = (matrix, alpha * factor)
             } else {
                 // A scale that broadcasts: the transpose and the Mul as written.
                 if let transpose { right = try transpose.forward([b])[0] }
@@ -54,10 +51,16 @@ public struct ScaledMatMul: Operator {
         return [try MatMul(transposeB: transposed).product(left, right, alpha: alpha)]
     }
 
-    /// The value of `s` when multiplying `x` by it scales every element and changes no shape.
-    static func scalar(_ s: Tensor, scaling x: Tensor) -> Float? {
-        guard s.dtype == .float32, s.count == 1, s.rank <= x.rank, x.dtype == .float32 else { return nil }
-        return s.floats[0]
+    /// `Mul(x, s)` as a matrix and a factor for alpha, when s is a single float that scales x
+    /// without changing its shape (or, `eitherWay`, when x is that value and s the matrix);
+    /// nil when the Mul must be computed.
+    static func factored(_ x: Tensor, _ s: Tensor, eitherWay: Bool) -> (matrix: Tensor, factor: Float)? {
+        func single(_ v: Tensor, scaling m: Tensor) -> Bool {
+            v.dtype == .float32 && m.dtype == .float32 && v.count == 1 && v.rank <= m.rank
+        }
+        if single(s, scaling: x) { return (x, s.floats[0]) }
+        if eitherWay && single(x, scaling: s) { return (s, x.floats[0]) }
+        return nil
     }
 
     /// As the nodes it replaced: their intermediate values are recomputed, then each one's
