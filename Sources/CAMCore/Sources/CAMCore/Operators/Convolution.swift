@@ -139,6 +139,14 @@ public struct Convolution: Operator {
         }
         // Group-1 weights packed once for the AVX-512 product (nil where it does not run).
         let packed = group == 1 ? PackedWeights.matrix(for: w) : nil
+        // Unfolded implicitly, straight from the input: at batch 1, and for planes large enough
+        // to run in bands (smaller ones of a batch are unfolded side by side below, so that
+        // the filters are read once for all the images).
+        if let packed, ImplicitConvolution.applies(g, group: group, packed: packed)
+            && (g.batch == 1 || TiledConvolution.applies(g, group: group)) {
+            ImplicitConvolution.convolve(px, packed: packed, g, outChannels: m, po, epilogue: epilogue)
+            return
+        }
         if TiledConvolution.applies(g, group: group) {
             TiledConvolution.convolve(px, pw, packed: packed, g, outChannels: m, po, epilogue: epilogue)
             return

@@ -121,6 +121,23 @@ int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n,
 int ck_gemm_packed_thin(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
                         size_t ldc, const ck_epilogue *epilogue);
 
+/// A convolution as the thin product, reading its input in place as the im2col matrix (an
+/// implicit GEMM): rows first_row ..< first_row + rows (output channels; a multiple of 8) and
+/// output rows first_out_row ..< first_out_row + out_rows (a band of each plane) of
+/// out (m × out_height·out_width, ldc floats from one channel to the next) = A · im2col(x), A the (m × channels·kh·kw) filters packed by
+/// ck_gemm_pack_a, then `epilogue`. x is `channels` planes of g's height × width that already
+/// hold the padding: g's pads must be 0 and every tap inside the plane. Same results and
+/// rounding as ck_gemm_packed on the im2col matrix. Returns 0; −1 when out of memory; −2 when
+/// not available (no AVX-512, or a stride across other than 1 or 2); −3 for bad rows or
+/// geometry.
+int ck_conv_packed_thin(const float *packed_a, int m, int first_row, int rows, const float *x, int channels, const ck_window *g,
+                        int first_out_row, int out_rows, float *out, size_t ldc, const ck_epilogue *epilogue);
+
+/// Planes first_plane ..< first_plane + planes of x (each h × w) copied into out (each ph × pw)
+/// at row pad_top and column pad_left, zero around them; rows and columns of x beyond out are
+/// dropped.
+void ck_pad_planes(const float *x, int h, int w, int pad_top, int pad_left, int ph, int pw, long first_plane, long planes, float *out);
+
 /// Floats B (k × n) takes when packed for ck_gemm_packed_b: k times n rounded up to 16.
 size_t ck_gemm_packed_b_size(int k, int n);
 
