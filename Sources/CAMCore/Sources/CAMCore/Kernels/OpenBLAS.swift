@@ -18,6 +18,8 @@ enum OpenBLAS {
     typealias DGEMM = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Double,
                                       UnsafePointer<Double>?, Int32, UnsafePointer<Double>?, Int32,
                                       Double, UnsafeMutablePointer<Double>?, Int32) -> Void
+    typealias SGEMV = @convention(c) (Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
+                                      UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
     typealias SetThreads = @convention(c) (Int32) -> Void
     typealias GetCoreName = @convention(c) () -> UnsafePointer<CChar>?
     typealias SGESDD = @convention(c) (UnsafePointer<CChar>, UnsafePointer<Int32>, UnsafePointer<Int32>,
@@ -42,6 +44,7 @@ enum OpenBLAS {
 
     struct Functions {
         let sgemm: SGEMM
+        let sgemv: SGEMV?
         let setThreads: SetThreads?
         let coreName: GetCoreName?
         let sgesdd: SGESDD?
@@ -82,6 +85,7 @@ enum OpenBLAS {
         }
         return Functions(
             sgemm: unsafeBitCast(sgemm, to: SGEMM.self),
+            sgemv: dlsym(handle, "cblas_sgemv").map { unsafeBitCast($0, to: SGEMV.self) },
             setThreads: dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetThreads.self) },
             coreName: dlsym(handle, "openblas_get_corename").map { unsafeBitCast($0, to: GetCoreName.self) },
             sgesdd: dlsym(handle, "sgesdd_").map { unsafeBitCast($0, to: SGESDD.self) },
