@@ -29,7 +29,8 @@
  * Every C value is one chain of fused multiply-adds over k in order, as in OpenBLAS's kernels.
  */
 
-enum { MR = CK_PACK_MR, NR = 48, KC = CK_PACK_KC };
+/* MR rows of C per micro-kernel, PACK rows per packed block of A (two micro-kernels' worth). */
+enum { MR = 8, PACK = CK_PACK_MR, NR = 48, KC = CK_PACK_KC };
 
 /* Rows of B per slab when B is the packed operand (one slab for a transformer's 192-wide
    projections). */
@@ -39,16 +40,16 @@ int ck_gemm_packed_available(void) { return ck_level() == 2; }
 
 int ck_gemm_packed_thin_columns(int n) { return ck_level() == 2 && ck_gemm_thin_preferred(n); }
 
-size_t ck_gemm_packed_size(int m, int k) { return (size_t)((m + MR - 1) / MR) * MR * (size_t)k; }
+size_t ck_gemm_packed_size(int m, int k) { return (size_t)((m + PACK - 1) / PACK) * PACK * (size_t)k; }
 
 void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed) {
-    const int mp = (m + MR - 1) / MR * MR;
+    const int mp = (m + PACK - 1) / PACK * PACK;
     for (int k0 = 0; k0 < k; k0 += KC) {
         const int kc = k - k0 < KC ? k - k0 : KC;
-        for (int m0 = 0; m0 < mp; m0 += MR) {
+        for (int m0 = 0; m0 < mp; m0 += PACK) {
             float *block = packed + (size_t)k0 * mp + (size_t)m0 * kc;
             for (int i = 0; i < kc; i++) {
-                for (int r = 0; r < MR; r++) block[(size_t)i * MR + r] = m0 + r < m ? a[(size_t)(m0 + r) * lda + k0 + i] : 0.0f;
+                for (int r = 0; r < PACK; r++) block[(size_t)i * PACK + r] = m0 + r < m ? a[(size_t)(m0 + r) * lda + k0 + i] : 0.0f;
             }
         }
     }
@@ -77,11 +78,11 @@ typedef struct {
 
 static const block_start zero_start = {0, 0};
 
-/* C[rows × cols] = start + A · b (or C + A · b with `accumulate`), where row r of A is a[r][i · a_k] for i < kc (a_k = MR for a
+/* C[rows × cols] = start + A · b (or C + A · b with `accumulate`), where row r of A is a[r][i · a_k] for i < kc (a_k = PACK for a
    packed block, 1 for a row-major matrix), and b holds nv ≤ 3 panels of 16 columns, each
    [kc][16], `panel` floats apart; cols ≤ 16·nv, rows ≤ MR. Inlined with constant nv and a_k,
    so that each form gets its own register-only loop. With `prefetch`, the next packed block
-   of A (MR · kc floats on) is fetched while this one computes. */
+   of A (a_k · kc floats on) is fetched while this one computes. */
 CK_AVX512 __attribute__((always_inline)) static inline void
 micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], const float *restrict b, size_t panel,
              float *restrict c, size_t ldc, int accumulate, block_start start, int rows, int cols) {
@@ -115,7 +116,7 @@ micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], co
     for (int i = 0; i < kc; i++) {
         __m512 bv[3];
         for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(b + (size_t)v * panel + 16 * (size_t)i);
-        if (prefetch) _mm_prefetch((const char *)(a[0] + (size_t)MR * kc + (size_t)i * a_k), _MM_HINT_T0);
+        if (prefetch) _mm_prefetch((const char *)(a[0] + (size_t)a_k * kc + (size_t)i * a_k), _MM_HINT_T0);
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR; r++) {
             const __m512 ar = _mm512_set1_ps(a[r][(size_t)i * a_k]);
@@ -203,14 +204,15 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_
     }
     float *panels = ck_thread_scratch((size_t)KC * NC);
     if (!panels) return -1;
-    const int mp = (m + MR - 1) / MR * MR;
+    const int mp = (m + PACK - 1) / PACK * PACK;
     for (int j0 = 0; j0 < n; j0 += NC) {
         const int nc = n - j0 < NC ? n - j0 : NC;
         for (int k0 = 0; k0 < k; k0 += KC) {
             const int kc = k - k0 < KC ? k - k0 : KC;
             pack_b(b + (size_t)k0 * ldb + j0, ldb, kc, nc, panels);
             for (int m0 = first_row; m0 < first_row + rows; m0 += MR) {
-                const float *block = packed_a + (size_t)k0 * mp + (size_t)m0 * kc;
+                /* Rows m0 … m0 + 7: one half of a packed block of 16. */
+                const float *block = packed_a + (size_t)k0 * mp + (size_t)(m0 / PACK * PACK) * kc + m0 % PACK;
                 const float *a[MR];
                 for (int r = 0; r < MR; r++) a[r] = block + r;
                 const int height = first_row + rows - m0 < MR ? first_row + rows - m0 : MR;
@@ -222,7 +224,7 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_
                     ep.lo = epilogue->lo;
                     ep.hi = epilogue->hi;
                 }
-                block_row(MR, 1, kc, a, panels, c + (size_t)m0 * ldc + j0, ldc, k0 > 0, zero_start, height, nc, ep);
+                block_row(PACK, 1, kc, a, panels, c + (size_t)m0 * ldc + j0, ldc, k0 > 0, zero_start, height, nc, ep);
             }
         }
     }
@@ -286,7 +288,7 @@ int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n,
     if (first_row < 0 || first_row % MR != 0 || rows < 0 || first_row + rows > m) return -3;
 #if CK_HAS_VARIANTS
     if (ck_level() == 2) {
-        if (k > 0 && rows > 0 && ck_gemm_thin_preferred(n))
+        if (k > 0 && rows > 0 && first_row % PACK == 0 && ck_gemm_thin_preferred(n))
             return ck_gemm_packed_thin(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue);
         return gemm_packed_avx512(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue);
     }

@@ -13,8 +13,8 @@ enum { MAX_WIDTH = 8 };
  * ck_gemm_packed puts 48 columns of C in three vectors. When C has few columns (a late layer's
  * 7 × 7 plane is 49) the last vector is nearly empty and its block is dominated by the
  * broadcasts of A, so the product ran at 130 GFLOP/s on one core where 48 columns ran at 180.
- * Here the vectors run down C's rows instead: each step of k loads 48 rows of A (two 8-row
- * halves per vector, from the packed blocks as they are) and broadcasts up to 8 values of
+ * Here the vectors run down C's rows instead: each step of k loads 48 rows of A (a packed
+ * block of 16 rows per vector, as it is) and broadcasts up to 8 values of
  * one row of B, read in place (no packing of B, which also helps when A has few rows). The
  * columns are cut into equal blocks of at most 8 (49 = 7 × 7), so almost no lane is wasted.
  * Strips of 48 rows of C are kept transposed ([column][row]) in scratch over all of k, then
@@ -29,7 +29,7 @@ enum { MAX_WIDTH = 8 };
 
 enum { MR = CK_PACK_MR, KC = CK_PACK_KC, STRIP = 48 };
 
-/* Stands in for the 8-row blocks past the end of A. */
+/* Stands in for the 16-row blocks past the end of A. */
 static const float zero_block[KC * MR] __attribute__((aligned(64)));
 
 /*
@@ -51,18 +51,18 @@ typedef struct {
 } thin_source;
 
 /* tile[j][16v + r] (+)= Σ_i A[r][i] · B[i][j] for j < width (a constant), v < nv, over kc
-   steps of one slab: `lo[v]`, `hi[v]` are the packed 8-row blocks of vector v; B[i][j] is
+   steps of one slab: `a_blocks[v]` is the packed 16-row block of vector v; B[i][j] is
    b[row_offset[i] + j · step]. */
-CK_AVX512 __attribute__((always_inline)) static inline void thin_kernel(int nv, int width, int step, int kc, const float *const lo[3],
-                                                                       const float *const hi[3], const float *b,
-                                                                       const size_t *row_offset, float *tile, int accumulate) {
+CK_AVX512 __attribute__((always_inline)) static inline void thin_kernel(int nv, int width, int step, int kc, const float *const a_blocks[3],
+                                                                       const float *b, const size_t *row_offset, float *tile,
+                                                                       int accumulate) {
     __m512 acc[MAX_WIDTH][3];
     for (int j = 0; j < width; j++)
         for (int v = 0; v < nv; v++) acc[j][v] = accumulate ? _mm512_load_ps(tile + j * STRIP + 16 * v) : _mm512_setzero_ps();
     for (int i = 0; i < kc; i++) {
         __m512 a[3];
         for (int v = 0; v < nv; v++)
-            a[v] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(lo[v] + i * MR)), _mm256_loadu_ps(hi[v] + i * MR), 1);
+            a[v] = _mm512_loadu_ps(a_blocks[v] + i * MR);
         const float *bi = b + row_offset[i];
 #pragma clang loop unroll(full)
         for (int j = 0; j < width; j++) {
@@ -76,14 +76,14 @@ CK_AVX512 __attribute__((always_inline)) static inline void thin_kernel(int nv, 
 
 #define THIN_WIDTHS(nv, step)                                                                                                 \
     switch (width) {                                                                                                          \
-    case 1: thin_kernel(nv, 1, step, kc, lo, hi, b, row_offset, tile, accumulate); break;                                   \
-    case 2: thin_kernel(nv, 2, step, kc, lo, hi, b, row_offset, tile, accumulate); break;                                   \
-    case 3: thin_kernel(nv, 3, step, kc, lo, hi, b, row_offset, tile, accumulate); break;                                   \
-    case 4: thin_kernel(nv, 4, step, kc, lo, hi, b, row_offset, tile, accumulate); break;                                   \
-    case 5: thin_kernel(nv, 5, step, kc, lo, hi, b, row_offset, tile, accumulate); break;                                   \
-    case 6: thin_kernel(nv, 6, step, kc, lo, hi, b, row_offset, tile, accumulate); break;                                   \
-    case 7: thin_kernel(nv, 7, step, kc, lo, hi, b, row_offset, tile, accumulate); break;                                   \
-    default: thin_kernel(nv, 8, step, kc, lo, hi, b, row_offset, tile, accumulate); break;                                  \
+    case 1: thin_kernel(nv, 1, step, kc, a_blocks, b, row_offset, tile, accumulate); break;                                   \
+    case 2: thin_kernel(nv, 2, step, kc, a_blocks, b, row_offset, tile, accumulate); break;                                \
+    case 3: thin_kernel(nv, 3, step, kc, a_blocks, b, row_offset, tile, accumulate); break;                                \
+    case 4: thin_kernel(nv, 4, step, kc, a_blocks, b, row_offset, tile, accumulate); break;                                \
+    case 5: thin_kernel(nv, 5, step, kc, a_blocks, b, row_offset, tile, accumulate); break;                                \
+    case 6: thin_kernel(nv, 6, step, kc, a_blocks, b, row_offset, tile, accumulate); break;                                \
+    case 7: thin_kernel(nv, 7, step, kc, a_blocks, b, row_offset, tile, accumulate); break;                                \
+    default: thin_kernel(nv, 8, step, kc, a_blocks, b, row_offset, tile, accumulate); break;                               \
     }
 
 #define THIN_VECTORS(step)                                                                                                    \
@@ -92,8 +92,8 @@ CK_AVX512 __attribute__((always_inline)) static inline void thin_kernel(int nv, 
     else { THIN_WIDTHS(1, step) }
 
 /* One block: `step` 1 or 2 (a convolution's stride across; others are not run here). */
-CK_AVX512 static void thin_block(int nv, int width, int step, int kc, const float *const lo[3], const float *const hi[3],
-                                 const float *b, const size_t *row_offset, float *tile, int accumulate) {
+CK_AVX512 static void thin_block(int nv, int width, int step, int kc, const float *const a_blocks[3], const float *b,
+                                 const size_t *row_offset, float *tile, int accumulate) {
     if (step == 1) { THIN_VECTORS(1) }
     else { THIN_VECTORS(2) }
 }
@@ -118,11 +118,10 @@ CK_AVX512 static void gemm_thin_avx512(const float *packed_a, int m, int first_r
             float *tile = tiles + (size_t)((m0 - first_row) / STRIP) * per_strip;
             for (int i0 = 0; i0 < kc; i0 += KC / 2) {
                 const int steps = kc - i0 < KC / 2 ? kc - i0 : KC / 2;
-                const float *lo[3], *hi[3];
+                const float *a_blocks[3];
                 for (int v = 0; v < nv; v++) {
-                    const int first = m0 + 16 * v, second = first + MR;
-                    lo[v] = first < mp ? packed_a + (size_t)k0 * mp + (size_t)first * kc + (size_t)i0 * MR : zero_block;
-                    hi[v] = second < mp ? packed_a + (size_t)k0 * mp + (size_t)second * kc + (size_t)i0 * MR : zero_block;
+                    const int first = m0 + MR * v;
+                    a_blocks[v] = first < mp ? packed_a + (size_t)k0 * mp + (size_t)first * kc + (size_t)i0 * MR : zero_block;
                 }
                 const size_t *row_offset = src.row_offset + k0 + i0;
                 for (int j0 = 0; j0 < n; j0 += line) {
@@ -130,7 +129,7 @@ CK_AVX512 static void gemm_thin_avx512(const float *packed_a, int m, int first_r
                     for (int p = 0; p < line; p += width) {
                         /* The last block may be narrower (a line of 19: 7, 7 and 5). */
                         const int cols = line - p < width ? line - p : width;
-                        thin_block(nv, cols, src.step, steps, lo, hi, b + (size_t)p * src.step, row_offset, tile + (size_t)(j0 + p) * STRIP,
+                        thin_block(nv, cols, src.step, steps, a_blocks, b + (size_t)p * src.step, row_offset, tile + (size_t)(j0 + p) * STRIP,
                                    k0 + i0 > 0);
                     }
                 }

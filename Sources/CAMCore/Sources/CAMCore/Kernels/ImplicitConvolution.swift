@@ -24,9 +24,10 @@ enum ImplicitConvolution {
         let c = g.channels, p = g.outHeight * g.outWidth
         let planeIn = Int(window.height) * Int(window.width)
         if p < TiledConvolution.minimumPlane {
-            // The output channels in chunks of 8 rows, one chunk per thread and image.
+            // The output channels in chunks of whole packed blocks, one chunk per thread and image.
             let threads = m * p * c * g.kernelH * g.kernelW >= 1 << 20 ? Runtime.threadCount : 1
-            let per = ((m + threads - 1) / threads + 7) / 8 * 8
+            let block = PackedMatrix.rowBlock
+            let per = ((m + threads - 1) / threads + block - 1) / block * block
             let chunks = (m + per - 1) / per
             parallelEach(g.batch * chunks) { task in
                 let (n, chunk) = task.quotientAndRemainder(dividingBy: chunks)

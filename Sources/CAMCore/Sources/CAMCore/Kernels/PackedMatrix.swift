@@ -14,6 +14,10 @@ struct PackedMatrix: @unchecked Sendable {
     /// which reads A once per product at full speed even for one small plane.
     static func runsThin(columns n: Int) -> Bool { isAvailable && ck_gemm_packed_thin_columns(Int32(n)) != 0 }
 
+    /// Rows per packed block of A (`CK_PACK_MR`): products shared among threads by rows start
+    /// each share at a multiple of it.
+    static let rowBlock = 16
+
     let storage: Tensor
     let offset: Int
     let rows: Int, columns: Int
@@ -28,7 +32,8 @@ struct PackedMatrix: @unchecked Sendable {
     }
 
     /// Rows `range` of C = A · B, with B (columns × n, pitch `ldb`) and C (rows × n, pitch
-    /// `ldc`), on the calling thread; `range` starts at a multiple of 8. `epilogue` (bias per
+    /// `ldc`), on the calling thread; `range` starts at a multiple of 8 (of `rowBlock` for the
+    /// thin form, else the wide one runs). `epilogue` (bias per
     /// row of C, residual, activation) is applied as C is stored.
     func multiply(rows range: Range<Int>, _ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
                   epilogue: OutputEpilogue? = nil) {
@@ -55,7 +60,8 @@ struct PackedMatrix: @unchecked Sendable {
             return
         }
         if rows >= n || n < 64 * threads {
-            let per = ((rows + threads - 1) / threads + 7) / 8 * 8
+            let block = Self.rowBlock
+            let per = ((rows + threads - 1) / threads + block - 1) / block * block
             parallelEach((rows + per - 1) / per) { t in
                 multiply(rows: t * per ..< Swift.min(rows, (t + 1) * per), b, ldb: ldb, n: n, into: c, ldc: ldc, epilogue: epilogue)
             }

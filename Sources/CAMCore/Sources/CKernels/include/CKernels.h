@@ -80,10 +80,10 @@ int ck_gemm_packed_available(void);
 /// lanes (gemm_thin.c): n up to 64 where its cycle model beats the wide micro-kernel.
 int ck_gemm_packed_thin_columns(int n);
 
-/// Floats A (m × k) takes when packed for ck_gemm_packed: m rounded up to 8, times k.
+/// Floats A (m × k) takes when packed for ck_gemm_packed: m rounded up to 16, times k.
 size_t ck_gemm_packed_size(int m, int k);
 
-/// Packs A (m × k, row pitch lda) for ck_gemm_packed: slabs of 128 columns in blocks of 8 rows,
+/// Packs A (m × k, row pitch lda) for ck_gemm_packed: slabs of 128 columns in blocks of 16 rows,
 /// the rows after m zero (see gemm_packed.c).
 void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed);
 
@@ -110,19 +110,21 @@ int ck_depthwise_channels(const float *x, const float *weights, const ck_window 
 
 /// Rows first_row ..< first_row + rows of C (m × n, row pitch ldc) = A · B, with A packed by
 /// ck_gemm_pack_a and B (k × n) row-major with pitch ldb; first_row a multiple of 8 (so that
-/// threads can share a product by blocks of rows); `epilogue` applied as C is stored, or NULL.
+/// threads can share a product by blocks of rows; of 16 for the thin form to be used);
+/// `epilogue` applied as C is stored, or NULL.
 /// Returns 0; −1 when out of memory; −2 when not available on this CPU; −3 for rows outside A.
 int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
                    size_t ldc, const ck_epilogue *epilogue);
 
 /// The same product for thin B (few columns, such as a late layer's 7 × 7 plane): C's rows in
 /// vector lanes and B read in place, so no lanes go to waste on a last, nearly empty block of
-/// columns. Same arguments, results and rounding as ck_gemm_packed.
+/// columns. Same arguments, results and rounding as ck_gemm_packed, but first_row a multiple
+/// of 16.
 int ck_gemm_packed_thin(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b, size_t ldb, float *c,
                         size_t ldc, const ck_epilogue *epilogue);
 
 /// A convolution as the thin product, reading its input in place as the im2col matrix (an
-/// implicit GEMM): rows first_row ..< first_row + rows (output channels; a multiple of 8) and
+/// implicit GEMM): rows first_row ..< first_row + rows (output channels; a multiple of 16) and
 /// output rows first_out_row ..< first_out_row + out_rows (a band of each plane) of
 /// out (m × out_height·out_width, ldc floats from one channel to the next) = A · im2col(x), A the (m × channels·kh·kw) filters packed by
 /// ck_gemm_pack_a, then `epilogue`. x is `channels` planes of g's height × width that already
