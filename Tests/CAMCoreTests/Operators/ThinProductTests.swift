@@ -24,27 +24,15 @@ struct ThinProductTests {
     @Test("forward, with bias, a residual and ReLU", arguments: cases)
     func forward(_ shape: [Int], _ m: Int, _ k: Int, _ s: Int, _ pads: [Int]) throws {
         var rng = SplitMix(seed: UInt64(shape.reduce(0, +) * 31 + m * k))
-        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let oh = (h + pads[0] + pads[2] - k) / s + 1, ow = (w + pads[1] + pads[3] - k) / s + 1
-        let x = rng.tensor(shape), weights = rng.tensor([m, c, k, k]), bias = rng.tensor([m])
-        let residual = rng.tensor([n, m, oh, ow], -2, 2)
+        let reference = ReferenceConvolution(kernel: (k, k), strides: (s, s), pads: pads)
+        let (oh, ow) = reference.outputSize(shape[2], shape[3])
+        let x = rng.tensor(shape), weights = rng.tensor([m, shape[1], k, k]), bias = rng.tensor([m])
+        let residual = rng.tensor([shape[0], m, oh, ow], -2, 2)
         let conv = Convolution(strides: [s, s], padding: .explicit(pads), activation: .relu).addingResidual()
         let y = try conv.forward([x, weights, bias, residual])[0]
-        #expect(y.shape == [n, m, oh, ow] && oh * ow <= 64)
-        let (xs, ws, bs, rs, ys) = (x.toFloats(), weights.toFloats(), bias.toFloats(), residual.toFloats(), y.toFloats())
-        var worst = 0.0, scale = 0.0
-        for b in 0..<n { for o in 0..<m { for oy in 0..<oh { for ox in 0..<ow {
-            let at = ((b * m + o) * oh + oy) * ow + ox
-            var sum = Double(bs[o])
-            for ch in 0..<c { for ky in 0..<k { for kx in 0..<k {
-                let (iy, ix) = (oy * s - pads[0] + ky, ox * s - pads[1] + kx)
-                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
-                sum += Double(xs[((b * c + ch) * h + iy) * w + ix]) * Double(ws[((o * c + ch) * k + ky) * k + kx])
-            } } }
-            let expected = Swift.max(sum + Double(rs[at]), 0)
-            scale = Swift.max(scale, expected)
-            worst = Swift.max(worst, Swift.abs(expected - Double(ys[at])))
-        } } } }
-        #expect(worst / scale < 1e-5)
+        #expect(y.shape == [shape[0], m, oh, ow] && oh * ow <= 64)
+        let expected = reference.apply(x.toFloats(), shape: shape, weights: weights.toFloats(), outChannels: m, bias: bias.toFloats(),
+                                       residual: residual.toFloats(), relu: true)
+        #expect(ReferenceConvolution.relativeError(y.toFloats(), expected) < 1e-5)
     }
 }
