@@ -82,10 +82,12 @@ static const block_start zero_start = {0, 0};
    packed block, 1 for a row-major matrix), and b holds nv ≤ 3 panels of 16 columns, each
    [kc][16], `panel` floats apart; cols ≤ 16·nv, rows ≤ MR. Inlined with constant nv and a_k,
    so that each form gets its own register-only loop. With `prefetch`, the next packed block
-   of A (a_k · kc floats on) is fetched while this one computes. */
+   of A (a_k · kc floats on) is fetched while this one computes. `ep`, when active, is applied
+   to the sums in registers as they are stored (a reload and second store of the block cost
+   up to a third of the time of products with short k, such as EfficientNet's expansions). */
 CK_AVX512 __attribute__((always_inline)) static inline void
 micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], const float *restrict b, size_t panel,
-             float *restrict c, size_t ldc, int accumulate, block_start start, int rows, int cols) {
+             float *restrict c, size_t ldc, int accumulate, block_start start, int rows, int cols, block_epilogue ep) {
     __mmask16 mask[3];
     for (int v = 0; v < nv; v++) {
         const int left = cols - 16 * v;
@@ -123,33 +125,28 @@ micro_kernel(int nv, int a_k, int prefetch, int kc, const float *const a[MR], co
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
         }
     }
+    /* The epilogue on the sums still in registers: (v + bias[r]) + residual, clamped, with NaN
+       kept (max and min return their second operand for NaN), as ck_bias_residual_clamp. */
+    const __m512 vlo = _mm512_set1_ps(ep.lo), vhi = _mm512_set1_ps(ep.hi);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
-        if (r < rows)
-            for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16 * v, mask[v], acc[r][v]);
-    }
-}
-
-/* min(max((C + bias[r]) + residual, lo), hi) on a block just stored (still in L1), NaN kept as
-   ck_bias_residual_clamp keeps it. Apart from the micro-kernel, whose registers it would
-   otherwise crowd. */
-CK_AVX512 static void apply_epilogue(float *c, size_t ldc, int rows, int cols, block_epilogue ep) {
-    const __m512 vlo = _mm512_set1_ps(ep.lo), vhi = _mm512_set1_ps(ep.hi);
-    for (int r = 0; r < rows; r++) {
-        const __m512 vb = _mm512_set1_ps(ep.bias ? ep.bias[r] : 0.0f);
-        float *row = c + (size_t)r * ldc;
-        const float *res = ep.residual ? ep.residual + (size_t)r * ldc : 0;
-        for (int j = 0; j < cols; j += 16) {
-            const __mmask16 m = ck_first_lanes(cols - j);
-            __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(m, row + j), vb);
-            if (res) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, res + j));
-            _mm512_mask_storeu_ps(row + j, m, _mm512_min_ps(vhi, _mm512_max_ps(vlo, t)));
+        if (r >= rows) continue;
+        const __m512 vb = _mm512_set1_ps(ep.active && ep.bias ? ep.bias[r] : 0.0f);
+#pragma clang loop unroll(full)
+        for (int v = 0; v < nv; v++) {
+            __m512 t = acc[r][v];
+            if (ep.active) {
+                t = _mm512_add_ps(t, vb);
+                if (ep.residual) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(mask[v], ep.residual + (size_t)r * ldc + 16 * v));
+                t = _mm512_min_ps(vhi, _mm512_max_ps(vlo, t));
+            }
+            _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16 * v, mask[v], t);
         }
     }
 }
 
 /* One block of MR rows of C across nc columns: micro-kernels of NR = 48 columns, the last one
-   16, 32 or 48 wide, each followed by the epilogue when it is active. `panels` holds the
+   16, 32 or 48 wide, each applying the epilogue (when active) as it stores its sums. `panels` holds the
    columns' 16-wide panels, [nc/16][kc][16]. */
 CK_AVX512 __attribute__((always_inline)) static inline void
 block_row(int a_k, int prefetch, int kc, const float *const a[MR], const float *panels, float *c, size_t ldc, int accumulate,
@@ -159,14 +156,11 @@ block_row(int a_k, int prefetch, int kc, const float *const a[MR], const float *
         const int cols = nc - j < NR ? nc - j : NR;
         const float *p = panels + (size_t)j * kc;
         const block_start at = {start.bias ? start.bias + j : 0, start.residual ? start.residual + j : 0};
-        if (cols > 32) micro_kernel(3, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, at, rows, cols);
-        else if (cols > 16) micro_kernel(2, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, at, rows, cols);
-        else micro_kernel(1, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, at, rows, cols);
-        if (ep.active) {
-            block_epilogue at = ep;
-            at.residual = ep.residual ? ep.residual + j : 0;
-            apply_epilogue(c + j, ldc, rows, cols, at);
-        }
+        block_epilogue end = ep;
+        end.residual = ep.residual ? ep.residual + j : 0;
+        if (cols > 32) micro_kernel(3, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, at, rows, cols, end);
+        else if (cols > 16) micro_kernel(2, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, at, rows, cols, end);
+        else micro_kernel(1, a_k, prefetch, kc, a, p, panel, c + j, ldc, accumulate, at, rows, cols, end);
     }
 }
 
