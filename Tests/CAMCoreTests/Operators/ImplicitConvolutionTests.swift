@@ -38,4 +38,27 @@ struct ImplicitConvolutionTests {
                                        residual: residual.toFloats(), relu: true)
         #expect(ReferenceConvolution.relativeError(y.toFloats(), expected) < 1e-5)
     }
+
+    /// A NaN in the input must come out as NaN where a window covers it, not be clamped to 0
+    /// by the fused ReLU: through the wide product (1 × 1 over a large plane), the thin one
+    /// (7 × 7) and the bands (5 × 5 over a large plane; a 3 × 3 one would run as Winograd,
+    /// whose transforms spread a NaN over a whole tile).
+    @Test("a NaN stays NaN through the fused bias and ReLU", arguments: [([1, 8, 32, 32], 1), ([1, 8, 7, 7], 3), ([1, 8, 32, 32], 5)])
+    func nanPropagates(_ shape: [Int], _ k: Int) throws {
+        var rng = SplitMix(seed: UInt64(shape[2] * 10 + k))
+        var values = rng.tensor(shape).toFloats()
+        values[0] = .nan
+        let x = Tensor(shape: shape, floats: values), weights = rng.tensor([16, shape[1], k, k]), bias = rng.tensor([16])
+        let pads = [k / 2, k / 2, k / 2, k / 2]
+        let y = try Convolution(padding: .explicit(pads), activation: .relu).forward([x, weights, bias])[0].toFloats()
+        let plane = shape[2] * shape[3]
+        for o in 0..<16 {
+            for p in 0..<plane {
+                let (oy, ox) = p.quotientAndRemainder(dividingBy: shape[3])
+                let covers = oy <= k / 2 && ox <= k / 2
+                let v = y[o * plane + p]
+                #expect(covers ? v.isNaN : (v >= 0 && v.isFinite), "channel \(o), pixel (\(oy), \(ox)): \(v)")
+            }
+        }
+    }
 }
