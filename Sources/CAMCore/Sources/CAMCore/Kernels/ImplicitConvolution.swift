@@ -38,20 +38,12 @@ enum ImplicitConvolution {
             return
         }
         // Bands of output rows whose sums (48 rows of C by the band's columns per strip) stay
-        // within about 512 KB; at a batch smaller than the threads, as many bands as make the
-        // threads' shares equal.
-        let strips = (m + 47) / 48, ow = g.outWidth
-        var bandRows = Swift.max(1, Swift.min(g.outHeight, (1 << 17) / Swift.max(48 * strips * ow, 1)))
-        let threads = Runtime.threadCount
-        if threads > 1 && g.batch < threads {
-            let bands = (g.outHeight + bandRows - 1) / bandRows
-            let balanced = (g.batch * bands + threads - 1) / threads * threads / g.batch
-            bandRows = Swift.max(1, (g.outHeight + balanced - 1) / balanced)
-        }
-        let bandsPerImage = (g.outHeight + bandRows - 1) / bandRows
-        parallelEach(g.batch * bandsPerImage) { task in
-            let (n, band) = task.quotientAndRemainder(dividingBy: bandsPerImage)
-            let outputRows = band * bandRows ..< Swift.min(g.outHeight, (band + 1) * bandRows)
+        // within about 512 KB.
+        let strips = (m + 47) / 48
+        let bands = RowBands(outHeight: g.outHeight, batch: g.batch, rowsWanted: (1 << 17) / Swift.max(48 * strips * g.outWidth, 1))
+        parallelEach(g.batch * bands.perImage) { task in
+            let (n, band) = task.quotientAndRemainder(dividingBy: bands.perImage)
+            let outputRows = bands.outputRows(band, outHeight: g.outHeight)
             run(packed, rows: 0..<m, input + n * c * planeIn, channels: c, window, outputRows: outputRows, out + n * m * p, ldc: p,
                 epilogue: epilogue)
         }

@@ -21,17 +21,9 @@ enum TiledConvolution {
         let c = g.channels, k = c * g.kernelH * g.kernelW
         let (ow, p, hw) = (g.outWidth, g.outHeight * g.outWidth, g.height * g.width)
         let pointwise = g.isPointwise
-        // About 1 MB of patch matrix and product per band, and whole output rows; for a batch
-        // too small to keep every thread busy, as many bands as make the threads' shares
-        // equal (ResNet-18's 28 × 28 layers at batch 1: 4 bands of 7 rows, not 13, 13 and 2).
-        var bandRows = Swift.max(1, Swift.min(g.outHeight, (1 << 18) / Swift.max((k + m) * ow, 1)))
-        let threads = Runtime.threadCount
-        if threads > 1 && g.batch < threads {
-            let bands = (g.outHeight + bandRows - 1) / bandRows
-            let balanced = (g.batch * bands + threads - 1) / threads * threads / g.batch
-            bandRows = Swift.max(1, (g.outHeight + balanced - 1) / balanced)
-        }
-        let bandsPerImage = (g.outHeight + bandRows - 1) / bandRows
+        // About 1 MB of patch matrix and product per band.
+        let bands = RowBands(outHeight: g.outHeight, batch: g.batch, rowsWanted: (1 << 18) / Swift.max((k + m) * ow, 1))
+        let (bandRows, bandsPerImage) = (bands.rows, bands.perImage)
         let tasks = g.batch * bandsPerImage
         let workers = Swift.max(1, Swift.min(Runtime.threadCount, tasks))
         let scratchSize = pointwise ? 0 : k * bandRows * ow
@@ -42,7 +34,7 @@ enum TiledConvolution {
             let col = scratch + worker * scratchSize
             for task in stride(from: worker, to: tasks, by: workers) {
                 let (n, band) = task.quotientAndRemainder(dividingBy: bandsPerImage)
-                let rows = (band * bandRows)..<Swift.min(g.outHeight, (band + 1) * bandRows)
+                let rows = bands.outputRows(band, outHeight: g.outHeight)
                 let columns = rows.count * ow, first = rows.lowerBound * ow
                 let image = x + n * c * hw
                 let b: UnsafePointer<Float>
