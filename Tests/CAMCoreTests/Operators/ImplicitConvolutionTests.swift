@@ -7,7 +7,8 @@ import TestSupport
 /// large planes. Geometries the tap offsets and the padded copy must get right — dilation,
 /// kernels that are not square, strides that differ across and down, uneven or no padding, an
 /// input larger than the windows reach — with a bias, a residual and ReLU, against a direct
-/// loop in double. A stride across of 3 is not run this way and must still be right.
+/// loop in double. A stride across of 3, and padding that would make the padded copy far
+/// larger than the input, are not run this way and must still be right.
 @Suite("Convolutions read in place (implicit GEMM)")
 struct ImplicitConvolutionTests {
     /// (input shape, output channels, kernel, strides, dilations, pads top/left/bottom/right).
@@ -21,6 +22,7 @@ struct ImplicitConvolutionTests {
         ([1, 64, 14, 14], 96, [3, 3], [1, 1], [1, 1], [1, 1, 1, 1]),  // rows shared among the threads
         ([2, 3, 40, 40], 20, [5, 5], [1, 1], [1, 1], [2, 2, 2, 2]),   // large planes of a batch: bands
         ([1, 3, 64, 48], 64, [7, 7], [2, 2], [1, 1], [3, 3, 3, 3]),   // a stem at batch 1: bands of 32 × 24
+        ([1, 3, 4, 4], 8, [3, 3], [2, 2], [1, 1], [40, 40, 40, 40]),  // padding 20× the input: unfolded in bands instead
     ]
 
     @Test("forward, with bias, a residual and ReLU", arguments: cases)

@@ -9,10 +9,19 @@ internal import CKernels
 /// so that each reads only its part of the filters; larger ones run in bands of output rows.
 enum ImplicitConvolution {
     /// Whether `g` runs this way: ungrouped filters packed for the AVX-512 product (`packed`),
-    /// a stride across of 1 or 2, and something to unfold (a 1 × 1 convolution with stride 1
-    /// reads its input in place already).
+    /// a stride across of 1 or 2, something to unfold (a 1 × 1 convolution with stride 1
+    /// reads its input in place already), and padding that does not make the padded copy much
+    /// larger than the input (a model may pad a small input by thousands; the im2col path then
+    /// works in bounded bands instead).
     static func applies(_ g: WindowGeometry, group: Int, packed: PackedMatrix?) -> Bool {
-        packed != nil && group == 1 && (g.strideW == 1 || g.strideW == 2) && !g.isPointwise
+        guard packed != nil && group == 1 && (g.strideW == 1 || g.strideW == 2) && !g.isPointwise else { return false }
+        let (reachH, reachW) = reach(g)
+        return reachH * reachW <= 2 * g.height * g.width + 4096
+    }
+
+    /// The rows and columns of input (with its padding) that the windows reach.
+    private static func reach(_ g: WindowGeometry) -> (Int, Int) {
+        ((g.outHeight - 1) * g.strideH + (g.kernelH - 1) * g.dilationH + 1, (g.outWidth - 1) * g.strideW + (g.kernelW - 1) * g.dilationW + 1)
     }
 
     /// `out = epilogue(conv(x, w))` for (batch, c, h, w) → (batch, m, oh, ow), with `packed`
@@ -67,8 +76,7 @@ enum ImplicitConvolution {
     /// the rows and columns the windows reach (nil pooled copy when it can be read in place),
     /// and the window over it (no padding).
     private static func paddedInput(_ x: UnsafePointer<Float>, _ g: WindowGeometry) -> (UnsafePointer<Float>, ck_window, PooledFloats?) {
-        let reachH = (g.outHeight - 1) * g.strideH + (g.kernelH - 1) * g.dilationH + 1
-        let reachW = (g.outWidth - 1) * g.strideW + (g.kernelW - 1) * g.dilationW + 1
+        let (reachH, reachW) = reach(g)
         var window = g.kernelWindow
         (window.pad_top, window.pad_left) = (0, 0)
         if g.padTop == 0 && g.padLeft == 0 && reachH <= g.height && reachW <= g.width {
