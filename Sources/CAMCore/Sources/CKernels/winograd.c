@@ -92,7 +92,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
     float *pad = ck_thread_scratch((size_t)ph * pw + 4 * (size_t)ph * tw);                          \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
-    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad, strip);             \
+    ck_pad_strip(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad, strip);             \
     const size_t rs = (size_t)ph * tw;                                                              \
     for (int y = 0; y < ph; y++) {                                                                  \
         const float *restrict p = pad + (size_t)y * pw;                                             \
@@ -178,7 +178,7 @@ void ck_winograd_filters(const float *w, int m, int c, int transposed, int tile,
     float *pad = ck_thread_scratch((size_t)ph * pw + 6 * (size_t)ph * tw);                          \
     if (!pad) return -1;                                                                            \
     float *restrict rt = pad + (size_t)ph * pw;                                                     \
-    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad, strip);             \
+    ck_pad_strip(x, h, w, pad_top, pad_left, ph, pw, (size_t)ph * pw, pad, strip);             \
     const size_t rs = (size_t)ph * tw;                                                              \
     for (int y = 0; y < ph; y++) {                                                                  \
         const float *restrict p = pad + (size_t)y * pw;                                             \

@@ -61,7 +61,7 @@ CK_AVX512 int ck_winograd4_input_avx512(const float *restrict x, int h, int w, i
     float *pad = ck_thread_scratch(plane + 6 * rs);
     if (!pad) return -1;
     float *restrict rt = pad + plane;
-    ck_winograd_pad(x, h, w, pad_top, pad_left, ph, pw, plane, pad, strip);
+    ck_pad_strip(x, h, w, pad_top, pad_left, ph, pw, plane, pad, strip);
     __m512i index[4];
     for (int j = 0; j < 4; j++) index[j] = _mm512_add_epi32(_mm512_set1_epi32(j), _mm512_mullo_epi32(_mm512_set1_epi32(4),
         _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)));
