@@ -8,13 +8,13 @@ internal import CKernels
 /// Small planes (a deep layer's 14 × 14 or 7 × 7) share the output channels among the threads,
 /// so that each reads only its part of the filters; larger ones run in bands of output rows.
 enum ImplicitConvolution {
-    /// Whether `g` runs this way: ungrouped filters packed for the AVX-512 product (`packed`),
-    /// a stride across of 1 or 2, something to unfold (a 1 × 1 convolution with stride 1
+    /// Whether `g` runs this way, given ungrouped filters packed for the AVX-512 product: a
+    /// stride across of 1 or 2, something to unfold (a 1 × 1 convolution with stride 1
     /// reads its input in place already), and padding that does not make the padded copy much
     /// larger than the input (a model may pad a small input by thousands; the im2col path then
     /// works in bounded bands instead).
-    static func applies(_ g: WindowGeometry, group: Int, packed: PackedMatrix?) -> Bool {
-        guard packed != nil && group == 1 && (g.strideW == 1 || g.strideW == 2) && !g.isPointwise else { return false }
+    static func applies(_ g: WindowGeometry) -> Bool {
+        guard (g.strideW == 1 || g.strideW == 2) && !g.isPointwise else { return false }
         let (reachH, reachW) = reach(g)
         return reachH * reachW <= 2 * g.height * g.width + 4096
     }

@@ -14,9 +14,9 @@ struct PackedMatrix: @unchecked Sendable {
     /// which reads A once per product at full speed even for one small plane.
     static func runsThin(columns n: Int) -> Bool { isAvailable && ck_gemm_packed_thin_columns(Int32(n)) != 0 }
 
-    /// Rows per packed block of A (`CK_PACK_MR`): products shared among threads by rows start
-    /// each share at a multiple of it.
-    static let rowBlock = 16
+    /// Rows per packed block of A: products shared among threads by rows start each share at a
+    /// multiple of it.
+    static let rowBlock = Int(CK_PACKED_ROW_BLOCK)
 
     let storage: Tensor
     let offset: Int

@@ -142,8 +142,7 @@ public struct Convolution: Operator {
         // Unfolded implicitly, straight from the input: at batch 1, and for planes large enough
         // to run in bands (smaller ones of a batch are unfolded side by side below, so that
         // the filters are read once for all the images).
-        if let packed, ImplicitConvolution.applies(g, group: group, packed: packed)
-            && (g.batch == 1 || TiledConvolution.applies(g, group: group)) {
+        if let packed, ImplicitConvolution.applies(g) && (g.batch == 1 || TiledConvolution.applies(g, group: group)) {
             ImplicitConvolution.convolve(px, packed: packed, g, outChannels: m, po, epilogue: epilogue)
             return
         }

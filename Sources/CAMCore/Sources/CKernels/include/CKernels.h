@@ -80,6 +80,10 @@ int ck_gemm_packed_available(void);
 /// lanes (gemm_thin.c): n up to 64 where its cycle model beats the wide micro-kernel.
 int ck_gemm_packed_thin_columns(int n);
 
+/// Rows per block of a matrix packed by ck_gemm_pack_a; products shared among threads by rows
+/// start each share at a multiple of it.
+enum { CK_PACKED_ROW_BLOCK = 16 };
+
 /// Floats A (m × k) takes when packed for ck_gemm_packed: m rounded up to 16, times k.
 size_t ck_gemm_packed_size(int m, int k);
 
