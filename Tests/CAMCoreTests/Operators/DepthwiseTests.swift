@@ -7,7 +7,8 @@ import TestSupport
 /// the cases of the padded, phase-split scratch plane the portable kernel reads — and planes
 /// wider than one 16-lane vector and taller than one 8-row block, with partial ones, for the
 /// direct AVX-512 kernel (`depthwise_avx512.c`), and channel counts that fill blocks of 16 in
-/// part, for the channel-blocked one (`depthwise_channels.c`).
+/// part, for the channel-blocked one (`depthwise_channels.c`), and one image shared among threads
+/// by blocks of channels or by bands of rows.
 @Suite("Depthwise convolutions")
 struct DepthwiseTests {
     /// (input shape, kernel, stride, dilation, pads top/left/bottom/right).
@@ -33,6 +34,12 @@ struct DepthwiseTests {
         ([1, 20, 15, 14], 7, 2, 1, [3, 3, 3, 3]),
         ([1, 33, 12, 11], 3, 3, 1, [1, 0, 2, 1]),
         ([1, 18, 9, 40], 3, 2, 1, [0, 1, 1, 0]),
+        // One image on several threads: whole blocks of channels per thread when the channels
+        // outnumber the pixels (5 blocks: 3 and 2), bands of rows otherwise (9 output rows: 5
+        // and 4; a single output row: one band).
+        ([1, 70, 6, 6], 3, 1, 1, [1, 1, 1, 1]),
+        ([1, 40, 17, 12], 5, 2, 1, [2, 2, 2, 2]),
+        ([1, 21, 1, 150], 3, 1, 1, [1, 1, 1, 1]),
     ]
 
     @Test("forward with bias and ReLU6", arguments: cases)

@@ -18,7 +18,7 @@ struct ImplicitConvolutionTests {
         ([1, 9, 15, 15], 16, [1, 1], [2, 2], [1, 1], [0, 0, 0, 0]),   // a ResNet downsample: read with no copy
         ([1, 6, 17, 16], 8, [3, 3], [2, 2], [1, 1], [1, 1, 0, 0]),    // the last input row is never reached
         ([1, 4, 10, 10], 8, [3, 3], [3, 3], [1, 1], [1, 1, 1, 1]),    // stride 3 across: unfolded instead
-        ([1, 130, 6, 6], 50, [3, 3], [1, 1], [1, 1], [1, 1, 1, 1]),   // k = 1170: ten slabs; 50 rows: a strip and a part
+        ([1, 130, 6, 6], 50, [3, 3], [1, 1], [1, 1], [1, 1, 1, 1]),   // k = 1170: six slabs of 168 and a last of 162; 50 rows: a strip and a part
         ([1, 64, 14, 14], 96, [3, 3], [1, 1], [1, 1], [1, 1, 1, 1]),  // rows shared among the threads
         ([2, 3, 40, 40], 20, [5, 5], [1, 1], [1, 1], [2, 2, 2, 2]),   // large planes of a batch: bands
         ([1, 3, 64, 48], 64, [7, 7], [2, 2], [1, 1], [3, 3, 3, 3]),   // a stem at batch 1: bands of 32 × 24

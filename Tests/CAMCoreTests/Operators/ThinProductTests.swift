@@ -5,7 +5,7 @@ import TestSupport
 /// Convolutions whose output planes are thin products (n = h·w ≤ 64: a late layer's 7 × 7
 /// plane), which the AVX-512 product computes with C's rows in vector lanes
 /// (`gemm_thin.c`), against a direct loop in double: output channels that fill neither a
-/// 48-row strip nor a 16-row vector nor an 8-row block, more than one 128-wide slab of k,
+/// 48-row strip nor a 16-row vector nor an 8-row block, more than one slab of k (at most 192 wide, of equal width),
 /// rows shared between threads, and the bias, residual and ReLU applied as C is stored.
 @Suite("Convolutions with thin output planes")
 struct ThinProductTests {
@@ -17,7 +17,7 @@ struct ThinProductTests {
         ([1, 300, 2, 7], 24, 1, 1, [0, 0, 0, 0]),    // 1×1, 14 columns, k = 300
         ([2, 16, 5, 1], 8, 1, 1, [0, 0, 0, 0]),      // 5 columns, one 8-row block
         ([1, 100, 1, 19], 24, 1, 1, [0, 0, 0, 0]),   // 19 columns: blocks of 7, 7 and 5, over two halves of a slab
-        ([1, 150, 3, 11], 40, 1, 1, [0, 0, 0, 0]),   // 33 columns: four blocks of 7 and one of 5, two slabs
+        ([1, 250, 3, 11], 40, 1, 1, [0, 0, 0, 0]),   // 33 columns: four blocks of 7 and one of 5, two slabs of 125
         ([3, 200, 7, 7], 200, 1, 1, [0, 0, 0, 0]),   // 1×1 on a batch, weights large next to the planes: a thin product per image
     ]
 

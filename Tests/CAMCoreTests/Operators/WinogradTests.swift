@@ -21,9 +21,9 @@ struct WinogradTests {
         ([48, 8, 3, 3], 8, [1, 0, 2, 1]),
         ([3, 32, 14, 14], 24, [1, 1, 1, 1]),
         ([1, 16, 29, 31], 16, [1, 1, 1, 1]),
-        // The packed GEMM's edges (AVX-512): more input channels than one 128-wide slab, a
+        // The packed GEMM's edges (AVX-512): more input channels than one slab (two of 100), a
         // partial block of 8 output channels, more tiles than one 960-column block of B.
-        ([6, 136, 12, 12], 20, [1, 1, 1, 1]),
+        ([6, 200, 12, 12], 20, [1, 1, 1, 1]),
         ([4, 8, 62, 64], 8, [1, 1, 1, 1]),
         // Images side by side in strips (`Winograd.StripLayout`), the last strip short: 2 strips
         // of 4 and 3 images for F(4×4), 3 of 3, 3 and 1 for F(2×2).

@@ -15,7 +15,7 @@
  * larger than B (a few dozen tiles), so repacking it dominated. Two forms:
  *
  * - ck_gemm_packed: A packed (a convolution's filters, on the left), in the order the product
- *   reads it: slabs of KC columns, each in blocks of MR rows ([k/KC][m/MR][KC][MR], zero rows
+ *   reads it: slabs of up to KC columns, each in blocks of MR rows ([slab][m/MR][kc][MR], zero rows
  *   at the end), one sequential stream, prefetched a block ahead. B is copied per KC × NC
  *   block into panels of 16 columns in the calling thread's scratch (L2), and each MR × KC
  *   block of A (L1) passes over all of it. The bias, residual and activation of a
@@ -44,8 +44,9 @@ size_t ck_gemm_packed_size(int m, int k) { return (size_t)((m + PACK - 1) / PACK
 
 void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed) {
     const int mp = (m + PACK - 1) / PACK * PACK;
-    for (int k0 = 0; k0 < k; k0 += KC) {
-        const int kc = k - k0 < KC ? k - k0 : KC;
+    const int slab = ck_pack_slab_width(k);
+    for (int k0 = 0; k0 < k; k0 += slab) {
+        const int kc = k - k0 < slab ? k - k0 : slab;
         for (int m0 = 0; m0 < mp; m0 += PACK) {
             float *block = packed + (size_t)k0 * mp + (size_t)m0 * kc;
             for (int i = 0; i < kc; i++) {
@@ -175,7 +176,7 @@ CK_AVX512 static void pack_b(const float *restrict src, size_t ldb, int kc, int 
     }
 }
 
-/* Columns per block of B: KC × NC floats (480 KB) stay in L2 while A's rows pass over them. */
+/* Columns per block of B: KC × NC floats (up to 720 KB) stay in L2 while A's rows pass over them. */
 enum { NC = 960 };
 
 CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_row, int rows, int n, int k, const float *b,
@@ -198,11 +199,11 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_
     }
     float *panels = ck_thread_scratch((size_t)KC * NC);
     if (!panels) return -1;
-    const int mp = (m + PACK - 1) / PACK * PACK;
+    const int mp = (m + PACK - 1) / PACK * PACK, slab = ck_pack_slab_width(k);
     for (int j0 = 0; j0 < n; j0 += NC) {
         const int nc = n - j0 < NC ? n - j0 : NC;
-        for (int k0 = 0; k0 < k; k0 += KC) {
-            const int kc = k - k0 < KC ? k - k0 : KC;
+        for (int k0 = 0; k0 < k; k0 += slab) {
+            const int kc = k - k0 < slab ? k - k0 : slab;
             pack_b(b + (size_t)k0 * ldb + j0, ldb, kc, nc, panels);
             for (int m0 = first_row; m0 < first_row + rows; m0 += MR) {
                 /* Rows m0 … m0 + 7: one half of a packed block of 16. */

@@ -110,14 +110,15 @@ CK_AVX512 static void gemm_thin_avx512(const float *packed_a, int m, int first_r
     const int line = src.line_length, blocks = (line + MAX_WIDTH - 1) / MAX_WIDTH, width = (line + blocks - 1) / blocks;
     /* Slab by slab of k, so that A streams past once, in its packed order, while B's rows for
        the slab stay in cache for every strip; each strip's sums wait in its tile. Within a
-       strip, half a slab at a time, so that its A and B (12 KB each) share L1. */
-    for (int k0 = 0; k0 < k; k0 += KC) {
-        const int kc = k - k0 < KC ? k - k0 : KC;
+       strip, half a slab at a time, so that its A and B (up to 18 KB each) share L1. */
+    const int slab = ck_pack_slab_width(k);
+    for (int k0 = 0; k0 < k; k0 += slab) {
+        const int kc = k - k0 < slab ? k - k0 : slab, half = (kc + 1) / 2;
         for (int m0 = first_row; m0 < end; m0 += STRIP) {
             const int nv = ((end - m0 < STRIP ? end - m0 : STRIP) + 15) / 16;
             float *tile = tiles + (size_t)((m0 - first_row) / STRIP) * per_strip;
-            for (int i0 = 0; i0 < kc; i0 += KC / 2) {
-                const int steps = kc - i0 < KC / 2 ? kc - i0 : KC / 2;
+            for (int i0 = 0; i0 < kc; i0 += half) {
+                const int steps = kc - i0 < half ? kc - i0 : half;
                 const float *a_blocks[3];
                 for (int v = 0; v < nv; v++) {
                     const int first = m0 + MR * v;

@@ -50,6 +50,11 @@ struct PackedMatrix: @unchecked Sendable {
         precondition(status == 0, "packed matrix product failed (\(status): out of memory or rows \(range) outside \(rows))")
     }
 
+    /// Whether `multiply` shares a product whose C is `rows` × `n` among threads by rows (else
+    /// by columns). At batch 1 a depthwise convolution follows the same rule, so that each
+    /// thread convolves the channels or pixels it has just computed.
+    static func splitsByRows(rows: Int, columns n: Int) -> Bool { rows >= n || n < 64 * Runtime.threadCount }
+
     /// C = A · B (then `epilogue`) on the runtime's threads: blocks of rows when A is the
     /// larger operand (each thread then reads only its part of A), blocks of columns otherwise.
     func multiply(_ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -59,7 +64,7 @@ struct PackedMatrix: @unchecked Sendable {
             multiply(rows: 0..<rows, b, ldb: ldb, n: n, into: c, ldc: ldc, epilogue: epilogue)
             return
         }
-        if rows >= n || n < 64 * threads {
+        if Self.splitsByRows(rows: rows, columns: n) {
             let block = Self.rowBlock
             let per = ((rows + threads - 1) / threads + block - 1) / block * block
             parallelEach((rows + per - 1) / per) { t in
