@@ -1,5 +1,6 @@
 import Testing
-import CAMCore
+import Foundation
+@_spi(Testing) import CAMCore
 import TestSupport
 
 /// The runtime's parallel loops (`thread_pool.c`: one loop at a time on workers that spin
@@ -31,5 +32,24 @@ struct ParallelLoopTests {
             }
             for try await same in group { #expect(same) }
         }
+    }
+}
+
+/// `parallelShares` (`ck_parallel_pinned`): one contiguous share per thread, each on the same
+/// thread loop after loop (share 0 on the caller), so that layers cut alike find their data in
+/// their own core's cache.
+@Suite("Shares pinned to threads")
+struct PinnedSharesTests {
+    @Test func eachShareRunsOnTheSameThreadEveryTime() throws {
+        let caller = UInt(bitPattern: Int(bitPattern: pthread_self()))
+        let first = Runtime.threadsRunningShares(101)
+        #expect(first.map(\.tasks).reduce(into: [Int]()) { $0 += Array($1) } == Array(0..<101), "shares cover the tasks in order, once each")
+        #expect(first[0].thread == caller)
+        #expect(Set(first.map(\.thread)).count == first.count, "one thread per share")
+        for _ in 0..<50 {
+            #expect(Runtime.threadsRunningShares(101).map(\.thread) == first.map(\.thread))
+        }
+        // Fewer tasks than threads: one task per share.
+        #expect(Runtime.threadsRunningShares(1).map(\.tasks) == [0..<1])
     }
 }

@@ -41,6 +41,7 @@ static struct {
     ck_parallel_task task;
     void *context;
     long count;
+    int pinned;                             /* index i runs on participant i (0: the caller) */
     _Atomic long next;                      /* the next index to run */
     _Atomic int unfinished;                 /* participants still running */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
@@ -105,7 +106,8 @@ static void *worker_main(void *argument) {
     for (;;) {
         seen = next_epoch(seen);
         if (id > (seen & 255)) continue;
-        run_indices();
+        if (pool.pinned) pool.task(pool.context, id);
+        else run_indices();
         atomic_fetch_sub_explicit(&pool.unfinished, 1, memory_order_release);
     }
     return NULL;
@@ -145,13 +147,14 @@ static int usable_processors(void) {
     return n;
 }
 
-int ck_parallel(long count, int threads, ck_parallel_task task, void *context) {
+static int run_loop(long count, int threads, ck_parallel_task task, void *context, int pinned) {
     if (count <= 0) return 0;
     /* Never more threads than processors: a worker spinning for a loop on a processor that
        another of them needs would slow the loop down instead (EfficientNet-Lite0 at batch 1
        on 2 processors: 6.0 ms/image with 2 threads, 10.1 with 4, 15.7 with 8). */
     const int processors = usable_processors();
     if (threads > processors) threads = processors;
+    if (pinned && count > threads) return 1;
     if (threads <= 1 || count == 1) {
         for (long i = 0; i < count; i++) task(context, i);
         return 0;
@@ -168,6 +171,12 @@ int ck_parallel(long count, int threads, ck_parallel_task task, void *context) {
     /* More workers may have been started for an earlier, larger thread count. */
     int participants = workers < threads - 1 ? workers : threads - 1;
     if (participants > count - 1) participants = (int)(count - 1);
+    /* Pinned, every index needs its own participant. */
+    if (pinned && participants < count - 1) {
+        pthread_mutex_unlock(&pool.submit);
+        return 1;
+    }
+    pool.pinned = pinned;
     atomic_store(&pool.next, 0);
     atomic_store(&pool.unfinished, participants);
     atomic_store(&pool.epoch, ((atomic_load(&pool.epoch) >> 8) + 1) * 256 + participants);
@@ -177,7 +186,8 @@ int ck_parallel(long count, int threads, ck_parallel_task task, void *context) {
         pthread_mutex_unlock(&pool.sleep_lock);
     }
     inside_loop = 1;
-    run_indices();
+    if (pinned) task(context, 0);
+    else run_indices();
     inside_loop = 0;
     for (unsigned spins = 0; atomic_load_explicit(&pool.unfinished, memory_order_acquire) > 0; spins++) {
         if ((spins & 1023) == 1023) sched_yield();
@@ -185,4 +195,10 @@ int ck_parallel(long count, int threads, ck_parallel_task task, void *context) {
     }
     pthread_mutex_unlock(&pool.submit);
     return 0;
+}
+
+int ck_parallel(long count, int threads, ck_parallel_task task, void *context) { return run_loop(count, threads, task, context, 0); }
+
+int ck_parallel_pinned(long count, int threads, ck_parallel_task task, void *context) {
+    return run_loop(count, threads, task, context, 1);
 }

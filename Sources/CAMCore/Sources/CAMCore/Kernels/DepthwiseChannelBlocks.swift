@@ -27,20 +27,21 @@ func depthwiseInChannelBlocks(_ x: UnsafePointer<Float>, _ weights: UnsafePointe
     }
     let threads = Runtime.threadCount
     if g.batch == 1 && threads > 1 {
-        // One share per thread, split as the 1×1 convolution before it splits its output
-        // (`PackedMatrix.splitsByRows`): whole channels for a deep layer, bands of rows (all
-        // channels) for a large plane. Each thread then reads mostly what it has just written,
-        // from its own cache. (EfficientNet-Lite0's depthwise layers summed 1.44–1.48 ms with
-        // items handed out in turn, 1.38–1.40 this way.)
-        if PackedMatrix.splitsByRows(rows: channels, columns: inPlane) {
-            let per = (blocks + threads - 1) / threads
-            parallelEach((blocks + per - 1) / per) { t in
-                for block in t * per ..< min(blocks, (t + 1) * per) { run(image: 0, block: block, rows: 0..<g.outHeight) }
+        // One share per thread: bands of rows (all channels) where the 1×1 convolution before
+        // it cut its output in bands, so that each thread reads mostly what it has just
+        // written, from its own cache; whole blocks of channels otherwise, and where a band
+        // would be short enough for the rows it reads above and below it to cost more than
+        // that saves. EfficientNet-Lite0, 2 threads, per layer: bands took 0.116 against
+        // 0.127 ms (112 × 112) and 0.149 against 0.158 (56 × 56); channels 0.125 against
+        // 0.140 on its 28 × 28 5 × 5 layer (14-row bands). All its depthwise layers summed
+        // 1.44–1.48 ms with items handed out in turn, 1.25–1.30 so.
+        if producerSharesByChannels(channels: channels, plane: inPlane) || g.outHeight < 16 * threads {
+            parallelShares(blocks) { _, shared in
+                for block in shared { run(image: 0, block: block, rows: 0..<g.outHeight) }
             }
         } else {
-            let bands = min(threads, g.outHeight), per = (g.outHeight + bands - 1) / bands
-            parallelEach(bands) { t in
-                for block in 0..<blocks { run(image: 0, block: block, rows: t * per ..< min(g.outHeight, (t + 1) * per)) }
+            parallelShares(g.outHeight) { _, rows in
+                for block in 0..<blocks { run(image: 0, block: block, rows: rows) }
             }
         }
         return true
@@ -54,4 +55,11 @@ func depthwiseInChannelBlocks(_ x: UnsafePointer<Float>, _ weights: UnsafePointe
         run(image: image, block: block, rows: firstRow ..< min(g.outHeight, firstRow + bandRows))
     }
     return true
+}
+
+/// Whether a 1×1 convolution producing one image of `channels` planes of `plane` pixels shares
+/// it among threads by channels, as `PackedMatrix.multiply` does for small planes, rather than
+/// by bands of rows, as `TiledConvolution` does for large ones.
+private func producerSharesByChannels(channels: Int, plane: Int) -> Bool {
+    plane < TiledConvolution.minimumPlane && PackedMatrix.splitsByRows(rows: channels, columns: plane)
 }

@@ -51,8 +51,8 @@ struct PackedMatrix: @unchecked Sendable {
     }
 
     /// Whether `multiply` shares a product whose C is `rows` × `n` among threads by rows (else
-    /// by columns). At batch 1 a depthwise convolution follows the same rule, so that each
-    /// thread convolves the channels or pixels it has just computed.
+    /// by columns). A depthwise convolution of one image follows it, so that each thread
+    /// convolves the channels or pixels it has just computed.
     static func splitsByRows(rows: Int, columns n: Int) -> Bool { rows >= n || n < 64 * Runtime.threadCount }
 
     /// C = A · B (then `epilogue`) on the runtime's threads: blocks of rows when A is the
@@ -66,15 +66,14 @@ struct PackedMatrix: @unchecked Sendable {
         }
         if Self.splitsByRows(rows: rows, columns: n) {
             let block = Self.rowBlock
-            let per = ((rows + threads - 1) / threads + block - 1) / block * block
-            parallelEach((rows + per - 1) / per) { t in
-                multiply(rows: t * per ..< Swift.min(rows, (t + 1) * per), b, ldb: ldb, n: n, into: c, ldc: ldc, epilogue: epilogue)
+            parallelShares((rows + block - 1) / block) { _, blocks in
+                multiply(rows: blocks.lowerBound * block ..< Swift.min(rows, blocks.upperBound * block), b, ldb: ldb, n: n, into: c, ldc: ldc,
+                         epilogue: epilogue)
             }
         } else {
-            let per = ((n + threads - 1) / threads + 15) / 16 * 16
-            parallelEach((n + per - 1) / per) { t in
-                let j0 = t * per
-                multiply(rows: 0..<rows, b + j0, ldb: ldb, n: Swift.min(per, n - j0), into: c + j0, ldc: ldc, epilogue: epilogue)
+            parallelShares((n + 15) / 16) { _, blocks in
+                let j0 = blocks.lowerBound * 16
+                multiply(rows: 0..<rows, b + j0, ldb: ldb, n: Swift.min(blocks.count * 16, n - j0), into: c + j0, ldc: ldc, epilogue: epilogue)
             }
         }
     }

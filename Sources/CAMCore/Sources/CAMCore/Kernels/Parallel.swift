@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 internal import CKernels
 
 /// Runs `body(range)` over `0..<count` split into contiguous chunks on the available cores.
@@ -24,6 +24,12 @@ func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) 
 /// or, when those are busy with another thread's loop or this loop is nested in one, on
 /// Dispatch's.
 func parallelEach(_ count: Int, _ body: (Int) -> Void) {
+    parallelEach(count, pinned: false, body)
+}
+
+/// `parallelEach`, with `pinned`: index i on the same thread every time (`ck_parallel_pinned`;
+/// count ≤ threads).
+private func parallelEach(_ count: Int, pinned: Bool, _ body: (Int) -> Void) {
     let threads = Runtime.threadCount
     if threads <= 1 || count <= 1 {
         for i in 0..<count { body(i) }
@@ -34,12 +40,38 @@ func parallelEach(_ count: Int, _ body: (Int) -> Void) {
         // Task-local values do not cross into other threads by themselves.
         var task: (Int) -> Void = { i in Runtime.inheriting(scoped) { body(i) } }
         return withUnsafeMutablePointer(to: &task) { pointer in
-            ck_parallel(count, Int32(threads), { context, i in
-                context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(i)
-            }, pointer) == 0
+            let run: ck_parallel_task = { context, i in context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(i) }
+            return (pinned ? ck_parallel_pinned(count, Int32(threads), run, pointer) : ck_parallel(count, Int32(threads), run, pointer)) == 0
         }
     }
     if !ran {
         DispatchQueue.concurrentPerform(iterations: count) { i in Runtime.inheriting(scoped) { body(i) } }
+    }
+}
+
+/// Runs `body(share, tasks)` for one contiguous share of `0..<count` per thread, share i always
+/// on the same thread (the caller's first), so that consecutive layers that cut their work
+/// alike hand each thread the part of the data it has just written: the bands of rows of a
+/// large plane, say. (Handing tasks out in turn gave each thread every other band, half of
+/// them written by the other core.)
+func parallelShares(_ count: Int, _ body: (_ share: Int, _ tasks: Range<Int>) -> Void) {
+    let shares = Swift.max(1, Swift.min(Runtime.threadCount, count))
+    let per = (count + shares - 1) / Swift.max(shares, 1)
+    parallelEach(shares, pinned: true) { share in
+        let tasks = share * per ..< Swift.min(count, (share + 1) * per)
+        if !tasks.isEmpty { body(share, tasks) }
+    }
+}
+
+extension Runtime {
+    /// For tests of `parallelShares`: the thread (`pthread_self`) that ran each share of
+    /// `count` tasks, and the tasks of each share.
+    @_spi(Testing) public static func threadsRunningShares(_ count: Int) -> [(thread: UInt, tasks: Range<Int>)] {
+        let shares = Swift.max(1, Swift.min(threadCount, count))
+        let seen = UnsafeMutablePointer<(thread: UInt, tasks: Range<Int>)>.allocate(capacity: shares)
+        defer { seen.deallocate() }
+        seen.initialize(repeating: (0, 0..<0), count: shares)
+        parallelShares(count) { share, tasks in seen[share] = (UInt(bitPattern: Int(bitPattern: pthread_self())), tasks) }
+        return Array(UnsafeBufferPointer(start: seen, count: shares))
     }
 }

@@ -30,9 +30,9 @@ enum TiledConvolution {
         let pooled = PooledFloats(count: workers * scratchSize)
         defer { pooled.release() }
         let scratch = pooled.pointer
-        parallelEach(workers) { worker in
+        parallelShares(tasks) { worker, shared in
             let col = scratch + worker * scratchSize
-            for task in stride(from: worker, to: tasks, by: workers) {
+            for task in shared {
                 let (n, band) = task.quotientAndRemainder(dividingBy: bandsPerImage)
                 let rows = bands.outputRows(band, outHeight: g.outHeight)
                 let columns = rows.count * ow, first = rows.lowerBound * ow

@@ -87,7 +87,7 @@ enum { CK_PACKED_ROW_BLOCK = 16 };
 /// Floats A (m × k) takes when packed for ck_gemm_packed: m rounded up to 16, times k.
 size_t ck_gemm_packed_size(int m, int k);
 
-/// Packs A (m × k, row pitch lda) for ck_gemm_packed: slabs of 128 columns in blocks of 16 rows,
+/// Packs A (m × k, row pitch lda) for ck_gemm_packed: slabs of up to 192 columns (of even width) in blocks of 16 rows,
 /// the rows after m zero (see gemm_packed.c).
 void ck_gemm_pack_a(const float *a, size_t lda, int m, int k, float *packed);
 
@@ -179,3 +179,10 @@ typedef void (*ck_parallel_task)(void *context, long index);
 /// loops rather than sleep). Returns 1, having run nothing, when the pool is busy with another
 /// thread's loop or this is called from inside a task; the caller then runs the loop another way.
 int ck_parallel(long count, int threads, ck_parallel_task task, void *context);
+
+/// ck_parallel with each index on its own thread, always the same one: index 0 on the calling
+/// thread, index i on the pool's i-th worker (count ≤ threads). Consecutive loops cut alike
+/// then hand each thread the data it wrote in the last one, which the first-come order of
+/// ck_parallel does not promise. Returns 1, having run nothing, where ck_parallel would, and
+/// when count is larger than the threads.
+int ck_parallel_pinned(long count, int threads, ck_parallel_task task, void *context);
