@@ -46,13 +46,16 @@ func depthwiseInChannelBlocks(_ x: UnsafePointer<Float>, _ weights: UnsafePointe
         }
         return true
     }
-    // A few items per thread, so that one slow item does not leave the other threads idle.
-    let bands = min(g.outHeight, max(1, (4 * threads + items - 1) / items))
+    // A batch: whole images per thread where there are enough to go round (pinned, as the
+    // layers before share them), else bands of rows too.
+    let bands = min(g.outHeight, max(1, (threads + items - 1) / items))
     let bandRows = (g.outHeight + bands - 1) / bands
-    parallelEach(items * bands) { item in
-        let band = item % bands, block = (item / bands) % blocks, image = item / (bands * blocks)
-        let firstRow = band * bandRows
-        run(image: image, block: block, rows: firstRow ..< min(g.outHeight, firstRow + bandRows))
+    parallelShares(items * bands) { _, shared in
+        for item in shared {
+            let band = item % bands, block = (item / bands) % blocks, image = item / (bands * blocks)
+            let firstRow = band * bandRows
+            run(image: image, block: block, rows: firstRow ..< min(g.outHeight, firstRow + bandRows))
+        }
     }
     return true
 }
