@@ -82,11 +82,12 @@ public enum Runtime {
 
     public static func setMaxMemory(bytes: Int) { memoryLimit = max(1 << 20, bytes) }
 
-    /// Throws if `elements` float32 values exceed `maxMemory`.
-    public static func checkAllocation(elements: Int, what: String) throws {
+    /// Throws if `elements` float32 values exceed `maxMemory`; `what` (named in the error) is
+    /// built only then.
+    public static func checkAllocation(elements: Int, what: @autoclosure () -> String) throws {
         let (bytes, overflow) = elements.multipliedReportingOverflow(by: 4)
         guard !overflow, bytes <= memoryLimit else {
-            throw CAMError(.runtime, "\(what) would need \(overflow ? "more than 2^63 bytes" : Self.gib(bytes)), over the memory limit of \(Self.gib(memoryLimit)) (raise it with --max-memory)")
+            throw CAMError(.runtime, "\(what()) would need \(overflow ? "more than 2^63 bytes" : Self.gib(bytes)), over the memory limit of \(Self.gib(memoryLimit)) (raise it with --max-memory)")
         }
     }
 
