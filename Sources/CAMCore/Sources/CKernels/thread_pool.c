@@ -16,7 +16,9 @@
  * to 146 (DeiT-tiny) loops. These workers instead wait for the next loop by spinning for a while (with `pause`,
  * then yielding the core, so that OpenBLAS's own threads still get it), and only then sleep:
  * the same two halves take 52 µs. The calling thread runs indices too, taken from one atomic
- * counter, and returns when every index has run.
+ * counter, and returns when every index has run. A pinned loop (ck_parallel_pinned) runs index
+ * i on participant i instead, so that loop after loop each thread gets the same share of the
+ * data and finds in its own cache what it wrote in the loop before.
  *
  * One loop runs at a time. A loop started while another runs (another thread's explanation),
  * or from inside a task (a nested loop), is refused, and the caller runs it some other way.
