@@ -28,12 +28,14 @@ func parallelEach(_ count: Int, _ body: (Int) -> Void) {
 }
 
 /// `parallelEach`, with `pinned`: index i on the same thread every time (`ck_parallel_pinned`;
-/// count ≤ threads).
-private func parallelEach(_ count: Int, pinned: Bool, _ body: (Int) -> Void) {
+/// count ≤ threads). Returns whether it ran so (false: on Dispatch's threads, the pool being
+/// busy with another thread's loop).
+@discardableResult
+private func parallelEach(_ count: Int, pinned: Bool, _ body: (Int) -> Void) -> Bool {
     let threads = Runtime.threadCount
     if threads <= 1 || count <= 1 {
         for i in 0..<count { body(i) }
-        return
+        return true
     }
     let scoped = Runtime.scopedAccumulation
     let ran = withoutActuallyEscaping(body) { body -> Bool in
@@ -47,6 +49,7 @@ private func parallelEach(_ count: Int, pinned: Bool, _ body: (Int) -> Void) {
     if !ran {
         DispatchQueue.concurrentPerform(iterations: count) { i in Runtime.inheriting(scoped) { body(i) } }
     }
+    return ran
 }
 
 /// Runs `body(share, tasks)` for one contiguous share of `0..<count` per thread, share i always
@@ -54,10 +57,13 @@ private func parallelEach(_ count: Int, pinned: Bool, _ body: (Int) -> Void) {
 /// alike hand each thread the part of the data it has just written: the bands of rows of a
 /// large plane, say. (Handing tasks out in turn gave each thread every other band, half of
 /// them written by the other core.)
-func parallelShares(_ count: Int, _ body: (_ share: Int, _ tasks: Range<Int>) -> Void) {
+/// Returns false where the shares ran on Dispatch's threads instead, unpinned (the pool busy
+/// with another thread's loop, or this one nested in a loop).
+@discardableResult
+func parallelShares(_ count: Int, _ body: (_ share: Int, _ tasks: Range<Int>) -> Void) -> Bool {
     let shares = Swift.max(1, Swift.min(Runtime.threadCount, count))
     let per = (count + shares - 1) / Swift.max(shares, 1)
-    parallelEach(shares, pinned: true) { share in
+    return parallelEach(shares, pinned: true) { share in
         let tasks = share * per ..< Swift.min(count, (share + 1) * per)
         if !tasks.isEmpty { body(share, tasks) }
     }
@@ -65,13 +71,14 @@ func parallelShares(_ count: Int, _ body: (_ share: Int, _ tasks: Range<Int>) ->
 
 extension Runtime {
     /// For tests of `parallelShares`: the thread (`pthread_self`) that ran each share of
-    /// `count` tasks, and the tasks of each share.
-    @_spi(Testing) public static func threadsRunningShares(_ count: Int) -> [(thread: UInt, tasks: Range<Int>)] {
+    /// `count` tasks, and the tasks of each share; nil when they ran unpinned, the pool being
+    /// busy with another thread's loop.
+    @_spi(Testing) public static func threadsRunningShares(_ count: Int) -> [(thread: UInt, tasks: Range<Int>)]? {
         let shares = Swift.max(1, Swift.min(threadCount, count))
         let seen = UnsafeMutablePointer<(thread: UInt, tasks: Range<Int>)>.allocate(capacity: shares)
         defer { seen.deallocate() }
         seen.initialize(repeating: (0, 0..<0), count: shares)
-        parallelShares(count) { share, tasks in seen[share] = (UInt(bitPattern: Int(bitPattern: pthread_self())), tasks) }
-        return Array(UnsafeBufferPointer(start: seen, count: shares))
+        let pinned = parallelShares(count) { share, tasks in seen[share] = (UInt(bitPattern: Int(bitPattern: pthread_self())), tasks) }
+        return pinned ? Array(UnsafeBufferPointer(start: seen, count: shares)) : nil
     }
 }
