@@ -50,13 +50,11 @@ enum ImplicitConvolution {
         // within about 512 KB.
         let strips = (m + 47) / 48
         let bands = RowBands(outHeight: g.outHeight, batch: g.batch, rowsWanted: (1 << 17) / Swift.max(48 * strips * g.outWidth, 1))
-        parallelShares(g.batch * bands.perImage) { _, tasks in
-            for task in tasks {
-                let (n, band) = task.quotientAndRemainder(dividingBy: bands.perImage)
-                let outputRows = bands.outputRows(band, outHeight: g.outHeight)
-                run(packed, rows: 0..<m, input + n * c * planeIn, channels: c, window, outputRows: outputRows, out + n * m * p, ldc: p,
-                    epilogue: epilogue)
-            }
+        parallelEachInShares(g.batch * bands.perImage) { task in
+            let (n, band) = task.quotientAndRemainder(dividingBy: bands.perImage)
+            let outputRows = bands.outputRows(band, outHeight: g.outHeight)
+            run(packed, rows: 0..<m, input + n * c * planeIn, channels: c, window, outputRows: outputRows, out + n * m * p, ldc: p,
+                epilogue: epilogue)
         }
     }
 

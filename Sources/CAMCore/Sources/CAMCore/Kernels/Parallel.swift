@@ -61,11 +61,23 @@ private func parallelEach(_ count: Int, pinned: Bool, _ body: (Int) -> Void) -> 
 /// with another thread's loop, or this one nested in a loop).
 @discardableResult
 func parallelShares(_ count: Int, _ body: (_ share: Int, _ tasks: Range<Int>) -> Void) -> Bool {
-    let shares = Swift.max(1, Swift.min(Runtime.threadCount, count))
-    let per = (count + shares - 1) / Swift.max(shares, 1)
+    let shares = shareCount(count)
+    let per = (count + shares - 1) / shares
     return parallelEach(shares, pinned: true) { share in
         let tasks = share * per ..< Swift.min(count, (share + 1) * per)
         if !tasks.isEmpty { body(share, tasks) }
+    }
+}
+
+/// How many shares `parallelShares(count)` makes: one per thread, at most one per task (and at
+/// least one), so that a caller can size per-share scratch.
+func shareCount(_ count: Int) -> Int { Swift.max(1, Swift.min(Runtime.threadCount, count)) }
+
+/// Runs `body(task)` for every task of `0..<count`, in the pinned contiguous shares of
+/// `parallelShares`.
+func parallelEachInShares(_ count: Int, _ body: (Int) -> Void) {
+    parallelShares(count) { _, tasks in
+        for task in tasks { body(task) }
     }
 }
 
@@ -74,7 +86,7 @@ extension Runtime {
     /// `count` tasks, and the tasks of each share; nil when they ran unpinned, the pool being
     /// busy with another thread's loop.
     @_spi(Testing) public static func threadsRunningShares(_ count: Int) -> [(thread: UInt, tasks: Range<Int>)]? {
-        let shares = Swift.max(1, Swift.min(threadCount, count))
+        let shares = shareCount(count)
         let seen = UnsafeMutablePointer<(thread: UInt, tasks: Range<Int>)>.allocate(capacity: shares)
         defer { seen.deallocate() }
         seen.initialize(repeating: (0, 0..<0), count: shares)

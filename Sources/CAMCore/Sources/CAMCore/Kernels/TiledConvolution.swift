@@ -25,7 +25,7 @@ enum TiledConvolution {
         let bands = RowBands(outHeight: g.outHeight, batch: g.batch, rowsWanted: (1 << 18) / Swift.max((k + m) * ow, 1))
         let (bandRows, bandsPerImage) = (bands.rows, bands.perImage)
         let tasks = g.batch * bandsPerImage
-        let workers = Swift.max(1, Swift.min(Runtime.threadCount, tasks))
+        let workers = shareCount(tasks)
         let scratchSize = pointwise ? 0 : k * bandRows * ow
         let pooled = PooledFloats(count: workers * scratchSize)
         defer { pooled.release() }

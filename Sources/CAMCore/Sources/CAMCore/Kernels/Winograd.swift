@@ -114,7 +114,7 @@ enum Winograd {
             let xiStride = c * tiles
             // The transforms in pinned shares of whole channels, as the layers before and after
             // share theirs, so that each thread reads the channels it wrote.
-            parallelShares(strips * c) { _, shared in for task in shared {
+            parallelEachInShares(strips * c) { task in
                 let (s, ch) = task.quotientAndRemainder(dividingBy: c)
                 let (first, count) = images(s)
                 let status = ck_winograd_input(x + (first * c + ch) * inPlane, Int32(height), Int32(width), Int32(padTop), Int32(padLeft),
@@ -122,11 +122,11 @@ enum Winograd {
                                                v + ch * tiles + s * layout.tiles, xiStride, layout.strip(count, imageStride: c * inPlane))
                 // The kernels take one strip of per-thread scratch; failing that is running out of memory.
                 precondition(status == 0, "out of memory in a Winograd convolution")
-            } }
+            }
             parallelEach(positions) { xi in
                 filters.multiply(position: xi, v + xi * xiStride, columns: tiles, into: products + xi * m * tiles)
             }
-            parallelShares(strips * m) { _, shared in for task in shared {
+            parallelEachInShares(strips * m) { task in
                 let (s, ch) = task.quotientAndRemainder(dividingBy: m)
                 let (first, count) = images(s)
                 let dst = out + (first * m + ch) * outPlane
@@ -141,7 +141,7 @@ enum Winograd {
                 if !fused {
                     for n in 0..<count { epilogue.apply(dst + n * m * outPlane, count: outPlane, channel: ch) }
                 }
-            } }
+            }
         }
     }
 }

@@ -157,7 +157,7 @@ public struct Convolution: Operator {
         // images side by side instead costs a copy in and a copy out: EfficientNet-Lite0's
         // 7 × 7 projections at batch 8 took 0.12 ms per image that way, 0.09 this way.)
         if pointwise && group == 1 && g.batch > 1 && (m * k < 2 * (k + m) * p || PackedMatrix.runsThin(columns: p)) {
-            parallelShares(g.batch) { _, images in for n in images {
+            parallelEachInShares(g.batch) { n in
                 let dst = po + n * m * p
                 if let packed {
                     packed.multiply(rows: 0..<m, px + n * c * hw, ldb: p, n: p, into: dst, ldc: p, epilogue: epilogue)
@@ -165,7 +165,7 @@ public struct Convolution: Operator {
                     sgemmSerial(m: m, n: p, k: k, a: pw, lda: k, b: px + n * c * hw, ldb: p, c: dst, ldc: p)
                     for ch in 0..<m { epilogue.apply(dst + ch * p, count: p, channel: ch) }
                 }
-            } }
+            }
             return
         }
         // Small output planes make thin GEMMs (n = h·w): for a batch, unfold every image side
