@@ -43,11 +43,15 @@ struct PinnedSharesTests {
     @Test func eachShareRunsOnTheSameThreadEveryTime() throws {
         let caller = UInt(bitPattern: Int(bitPattern: pthread_self()))
         // Other suites' loops run at the same time; a loop that finds the pool busy runs on
-        // Dispatch instead, unpinned (nil), so only the pinned runs are checked.
+        // Dispatch instead, unpinned (nil), so only the pinned runs are checked, waiting for the
+        // pool to be free (the other suites take a second or two) for up to 30 s.
         var first: [(thread: UInt, tasks: Range<Int>)]?
         var pinnedRuns = 0
-        for _ in 0..<500 where pinnedRuns < 50 {
-            guard let run = Runtime.threadsRunningShares(101) else { continue }
+        for _ in 0..<15_000 where pinnedRuns < 50 {
+            guard let run = Runtime.threadsRunningShares(101) else {
+                usleep(2000)
+                continue
+            }
             pinnedRuns += 1
             guard let first else {
                 #expect(run.map(\.tasks).reduce(into: [Int]()) { $0 += Array($1) } == Array(0..<101), "shares cover the tasks in order, once each")
