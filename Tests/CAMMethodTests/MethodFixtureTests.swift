@@ -85,6 +85,15 @@ struct MethodFixtureTests {
         try Self.compare(result, fixture: c.fixture, stem: c.reference)
     }
 
+    /// Raw maps below float32's noise floor, with the tolerance they get instead of 1e-3.
+    /// RefineCAM's first layer on EfficientNet-Lite0 is GradCAM++ on `_blocks.4` (28 × 28, 40
+    /// channels), whose α divides by a sum of cubes that nearly cancels: changing the input by
+    /// one unit in the last place (in 31 % of its values, three draws) moved that raw map by
+    /// 1.9e-4, 2.4e-4 and 3.9e-2 of its range, and one of those inputs already put it 1.007e-3
+    /// from the reference. Summing the depthwise taps with fused multiply-adds from the bias (as
+    /// oneDNN does) puts it at 1.08e-3; its final map still matches at the usual tolerance.
+    static let rawTolerance: [String: [Int: Float]] = ["real/efficientnet_lite0": [0: 2e-3]]
+
     @Test(arguments: fixtures)
     func refineCAMOn(_ fixture: String) throws {
         guard Fixtures.path("\(fixture)/RefineCAM.npy") != nil else { return }
@@ -95,7 +104,8 @@ struct MethodFixtureTests {
         #expect(maps.ok, "final maps: \(maps.report)")
         for k in layers.indices {
             let e = Compare.relative(result.layerMaps[k].raw, try Fixtures.npy("\(fixture)/RefineCAM_raw_l\(k).npy"))
-            #expect(e <= 1e-3, "layer \(k) raw map relative error \(e)")
+            let tolerance = Self.rawTolerance[fixture]?[k] ?? 1e-3
+            #expect(e <= tolerance, "layer \(k) raw map relative error \(e)")
         }
     }
 

@@ -105,8 +105,9 @@ typedef struct {
 int ck_depthwise_channels_available(const ck_window *g);
 
 /// Depthwise convolution of `channels` (1 … 16) consecutive planes at once, output rows
-/// first_row ..< first_row + rows: out[c, oy, ox] as ck_depthwise_plane computes it, with the
-/// epilogue's bias (indexed by channel, from the block's first) and residual (laid out as
+/// first_row ..< first_row + rows: out[c, oy, ox] as ck_depthwise_plane computes it (but each
+/// sum started from the bias and taken with fused multiply-adds, so rounded differently), with
+/// the epilogue's bias (indexed by channel, from the block's first) and residual (laid out as
 /// `out`) applied. `x`, `weights` (kh·kw per channel) and `out` start at the block's first
 /// channel. Returns 0; −1 when out of memory; −2 when not available; −3 for bad rows or channels.
 int ck_depthwise_channels(const float *x, const float *weights, const ck_window *g, int channels, int first_row, int rows,
