@@ -8,8 +8,7 @@ public final class TensorBuffer: @unchecked Sendable {
     /// Allocates `byteCount` bytes, zero-filled when `zeroed` is true.
     public init(byteCount: Int, zeroed: Bool = false) {
         self.byteCount = byteCount
-        capacity = BufferPool.capacity(for: byteCount)
-        raw = BufferPool.shared.allocate(capacity: capacity)
+        (raw, capacity) = BufferPool.shared.allocate(capacity: BufferPool.capacity(for: byteCount))
         if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
     }
 
