@@ -191,6 +191,21 @@ CK_AVX512 static void pack_b(const float *restrict src, size_t ldb, int kc, int 
     }
 }
 
+/* Rows m0 … m0 + 7 of A in the slab of k starting at k0 (kc wide): one half of a packed block
+   of 16, row r at a[r][i · PACK]. */
+static inline void packed_rows(const float *packed_a, int mp, int k0, int kc, int m0, const float *a[MR]) {
+    const float *block = packed_a + (size_t)k0 * mp + (size_t)(m0 / PACK * PACK) * kc + m0 % PACK;
+    for (int r = 0; r < MR; r++) a[r] = block + r;
+}
+
+/* What the block of C at row m0, column j0 applies as it is stored: `e` (bias from row m0,
+   residual at the block's offset) once its `last` slab of k is summed, nothing before. */
+static inline block_epilogue epilogue_at(const ck_epilogue *e, int last, int m0, int j0, size_t ldc) {
+    if (!e || !last) return no_epilogue;
+    const block_epilogue ep = {1, e->bias ? e->bias + m0 : 0, e->residual ? e->residual + (size_t)m0 * ldc + j0 : 0, e->lo, e->hi};
+    return ep;
+}
+
 /* As gemm_packed_avx512 for a product with few rows (at most IN_PLACE_ROWS), where each copied
    value of B would feed only a few multiply-adds: B is read in place, strip by strip of NR
    columns, every block of MR rows passing over the strip while it is in L1, and the next
@@ -204,18 +219,10 @@ CK_AVX512 static void gemm_in_place_avx512(const float *packed_a, int m, int fir
             const int kc = k - k0 < slab ? k - k0 : slab;
             const float *strip = b + (size_t)k0 * ldb + j0;
             for (int m0 = first_row; m0 < end; m0 += MR) {
-                const float *block = packed_a + (size_t)k0 * mp + (size_t)(m0 / PACK * PACK) * kc + m0 % PACK;
                 const float *a[MR];
-                for (int r = 0; r < MR; r++) a[r] = block + r;
+                packed_rows(packed_a, mp, k0, kc, m0, a);
                 const int height = end - m0 < MR ? end - m0 : MR;
-                block_epilogue ep = no_epilogue;
-                if (epilogue && k0 + kc == k) {
-                    ep.active = 1;
-                    ep.bias = epilogue->bias ? epilogue->bias + m0 : 0;
-                    ep.residual = epilogue->residual ? epilogue->residual + (size_t)m0 * ldc + j0 : 0;
-                    ep.lo = epilogue->lo;
-                    ep.hi = epilogue->hi;
-                }
+                const block_epilogue ep = epilogue_at(epilogue, k0 + kc == k, m0, j0, ldc);
                 /* The first block of rows fetches the next strip's rows of this slab. */
                 const float *next = m0 == first_row && j0 + NR < n ? strip + NR : 0;
                 float *dst = c + (size_t)m0 * ldc + j0;
@@ -257,19 +264,10 @@ CK_AVX512 static int gemm_packed_avx512(const float *packed_a, int m, int first_
             const int kc = k - k0 < slab ? k - k0 : slab;
             pack_b(b + (size_t)k0 * ldb + j0, ldb, kc, nc, panels);
             for (int m0 = first_row; m0 < first_row + rows; m0 += MR) {
-                /* Rows m0 … m0 + 7: one half of a packed block of 16. */
-                const float *block = packed_a + (size_t)k0 * mp + (size_t)(m0 / PACK * PACK) * kc + m0 % PACK;
                 const float *a[MR];
-                for (int r = 0; r < MR; r++) a[r] = block + r;
+                packed_rows(packed_a, mp, k0, kc, m0, a);
                 const int height = first_row + rows - m0 < MR ? first_row + rows - m0 : MR;
-                block_epilogue ep = no_epilogue;
-                if (epilogue && k0 + kc == k) {
-                    ep.active = 1;
-                    ep.bias = epilogue->bias ? epilogue->bias + m0 : 0;
-                    ep.residual = epilogue->residual ? epilogue->residual + (size_t)m0 * ldc + j0 : 0;
-                    ep.lo = epilogue->lo;
-                    ep.hi = epilogue->hi;
-                }
+                const block_epilogue ep = epilogue_at(epilogue, k0 + kc == k, m0, j0, ldc);
                 block_row(PACK, 1, kc, a, panels, c + (size_t)m0 * ldc + j0, ldc, k0 > 0, zero_start, height, nc, ep);
             }
         }
