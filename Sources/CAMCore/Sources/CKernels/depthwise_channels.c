@@ -66,12 +66,7 @@ CK_AVX512 static void depthwise_channels_avx512(const float *x, const float *wei
         for (int ch = 0; ch < LANES; ch++) filter[t * LANES + ch] = ch < channels ? weights[(size_t)ch * taps + t] : 0.0f;
     for (size_t i = 0; i < (size_t)kh * ring_width * LANES; i++) ring[i] = 0.0f;
     /* Every sum starts from its channel's bias (zero past the last channel). */
-    __m512 start = _mm512_setzero_ps();
-    if (e->bias) {
-        float b[LANES];
-        for (int ch = 0; ch < LANES; ch++) b[ch] = ch < channels ? e->bias[ch] : 0.0f;
-        start = _mm512_loadu_ps(b);
-    }
+    const __m512 start = e->bias ? _mm512_maskz_loadu_ps(ck_first_lanes(channels), e->bias) : _mm512_setzero_ps();
     int held[MAX_KERNEL_ROWS];
     for (int i = 0; i < kh; i++) held[i] = -1;
 

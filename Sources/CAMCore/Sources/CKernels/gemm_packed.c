@@ -334,14 +334,14 @@ int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n,
     if (ck_level() == 2) {
         if (k > 0 && rows > 0 && first_row % PACK == 0) {
             if (ck_gemm_thin_preferred(n)) return ck_gemm_packed_thin(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue);
-            /* A few columns past the last multiple of 16 (a 14 × 14 plane's 196 = 192 + 4) would
-               take a whole vector of the wide kernel for each block of 8 rows; the thin one
-               computes them with rows in lanes instead, rounding alike. 80 × 480 × 196 on one
-               core: 0.111 → 0.105 ms; 112 × 672 × 196: 0.222 → 0.206. */
             if (rows <= IN_PLACE_ROWS && n > 64) {
                 gemm_in_place_avx512(packed_a, m, first_row, rows, n, k, b, ldb, c, ldc, epilogue);
                 return 0;
             }
+            /* A few columns past the last multiple of 16 (a 14 × 14 plane's 196 = 192 + 4) would
+               take a whole vector of the wide kernel for each block of 8 rows; the thin one
+               computes them with rows in lanes instead, rounding alike. 80 × 480 × 196 on one
+               core: 0.111 → 0.105 ms; 112 × 672 × 196: 0.222 → 0.206. */
             const int edge = n % 16;
             if (n > 64 && edge > 0 && edge <= 8) {
                 const int wide = gemm_packed_avx512(packed_a, m, first_row, rows, n - edge, k, b, ldb, c, ldc, epilogue);
