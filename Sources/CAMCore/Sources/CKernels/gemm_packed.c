@@ -4,6 +4,7 @@
 #include "gemm_layout.h"
 #include "lanes.h"
 #include "gelu_avx512.h"
+#include "transpose16.h"
 #include <string.h>
 
 /*
@@ -187,7 +188,40 @@ CK_AVX512 static void pack_b(const float *restrict src, size_t ldb, int kc, int 
         const __mmask16 mask = ck_first_lanes(left);
         float *restrict p = panels + (size_t)j * kc;
         const float *restrict s = src + j;
-        for (int i = 0; i < kc; i++) _mm512_store_ps(p + 16 * (size_t)i, _mm512_maskz_loadu_ps(mask, s + (size_t)i * ldb));
+        for (int i = 0; i < kc; i++) _mm512_storeu_ps(p + 16 * (size_t)i, _mm512_maskz_loadu_ps(mask, s + (size_t)i * ldb));
+    }
+}
+
+/* ck_gemm_pack_b's layout, in vectors. */
+CK_AVX512 static void pack_b_avx512(const float *b, size_t ldb, int k, int n, float *packed) {
+    const size_t np = (size_t)(n + 15) / 16 * 16;
+    for (int k0 = 0; k0 < k; k0 += KCB) {
+        const int kc = k - k0 < KCB ? k - k0 : KCB;
+        pack_b(b + (size_t)k0 * ldb, ldb, kc, n, packed + (size_t)k0 * np);
+    }
+}
+
+/* The same layout for B given as its transpose bt (n × k, row pitch ld): each 16 × 16 block of
+   bt is transposed in registers, so the keys of attention (one per row) become B's columns. */
+CK_AVX512 static void pack_b_transposed_avx512(const float *bt, size_t ld, int k, int n, float *packed) {
+    const size_t np = (size_t)(n + 15) / 16 * 16;
+    for (int k0 = 0; k0 < k; k0 += KCB) {
+        const int kc = k - k0 < KCB ? k - k0 : KCB;
+        for (int j = 0; j < n; j += 16) {
+            float *panel = packed + (size_t)k0 * np + (size_t)j * kc;
+            const int cols = n - j;
+            for (int i = 0; i < kc; i += 16) {
+                const __mmask16 mask = ck_first_lanes(kc - i);
+                __m512 r[16];
+#pragma clang loop unroll(full)
+                for (int t = 0; t < 16; t++)
+                    r[t] = t < cols ? _mm512_maskz_loadu_ps(mask, bt + (size_t)(j + t) * ld + k0 + i) : _mm512_setzero_ps();
+                ck_transpose16(r);
+#pragma clang loop unroll(full)
+                for (int e = 0; e < 16; e++)
+                    if (i + e < kc) _mm512_storeu_ps(panel + (size_t)(i + e) * 16, r[e]);
+            }
+        }
     }
 }
 
@@ -364,6 +398,12 @@ int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n,
 size_t ck_gemm_packed_b_size(int k, int n) { return (size_t)k * (size_t)((n + 15) / 16 * 16); }
 
 void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed) {
+#if CK_HAS_VARIANTS
+    if (ck_level() == 2) {
+        pack_b_avx512(b, ldb, k, n, packed);
+        return;
+    }
+#endif
     const int np = (n + 15) / 16 * 16;
     for (int k0 = 0; k0 < k; k0 += KCB) {
         const int kc = k - k0 < KCB ? k - k0 : KCB;
@@ -374,6 +414,22 @@ void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed) {
                     slab[(size_t)j * kc + (size_t)i * 16 + t] = j + t < n ? b[(size_t)(k0 + i) * ldb + j + t] : 0.0f;
             }
         }
+    }
+}
+
+void ck_gemm_pack_b_transposed(const float *bt, size_t ld, int k, int n, float *packed) {
+#if CK_HAS_VARIANTS
+    if (ck_level() == 2) {
+        pack_b_transposed_avx512(bt, ld, k, n, packed);
+        return;
+    }
+#endif
+    const int np = (n + 15) / 16 * 16;
+    for (int k0 = 0; k0 < k; k0 += KCB) {
+        const int kc = k - k0 < KCB ? k - k0 : KCB;
+        for (int j = 0; j < np; j++)
+            for (int i = 0; i < kc; i++)
+                packed[(size_t)k0 * np + (size_t)(j / 16 * 16) * kc + (size_t)i * 16 + j % 16] = j < n ? bt[(size_t)j * ld + k0 + i] : 0.0f;
     }
 }
 

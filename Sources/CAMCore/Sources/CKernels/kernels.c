@@ -370,7 +370,7 @@ void ck_gelu(const float *x, float *out, size_t n) {
 void ck_softmax_rows(const float *x, float *out, size_t rows, size_t n) {
 #if CK_HAS_VARIANTS
     if (ck_level() == 2) {
-        ck_softmax_rows_avx512(x, out, rows, n);
+        ck_softmax_rows_avx512(x, out, rows, n, 1.0f);
         return;
     }
 #endif

@@ -6,7 +6,8 @@ public enum GraphOptimizer {
     public static func optimize(_ graph: Graph, protected: Set<ValueID>) -> Graph {
         let projections = fuseMatMulBias(fuseErfGELU(graph, protected: protected), protected: protected)
         let residuals = fuseGELUIntoProjections(fuseMatMulBiasResiduals(projections, protected: protected), protected: protected)
-        let transformer = fuseScalesIntoMatMuls(fuseTransposeIntoSplits(residuals, protected: protected), protected: protected)
+        let scaled = fuseScalesIntoMatMuls(fuseTransposeIntoSplits(residuals, protected: protected), protected: protected)
+        let transformer = fuseAttention(scaled, protected: protected)
         let convolutional = fuseResidualAdds(foldPaddingIntoConvolutions(transformer, protected: protected), protected: protected)
         return fuseActivations(convolutional, protected: protected)
     }

@@ -86,45 +86,29 @@ public struct MatMul: Operator {
         let kb = transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]
         let n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
         guard k == kb else { throw CAMError(.runtime, "MatMul: \(a0.shape) and \(b0.shape) do not multiply") }
-        let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
-        let batch = try broadcastShape([batchA, batchB])
-        let count = batch.reduce(1, *)
+        let items = try BatchedMatrices([Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))])
+        let batch = items.batch, count = items.count
         let out = Tensor(uninitialized: try checkedShape(batch + [m, n], name))
-        let sa = broadcastStrides(batchA, to: batch), sb = broadcastStrides(batchB, to: batch)
         let pa = a.floats.baseAddress!, pb = b.floats.baseAddress!, po = out.mutableFloats.baseAddress!
         let aMat = a.shape[a.rank - 2] * a.shape[a.rank - 1], bMat = b.shape[b.rank - 2] * b.shape[b.rank - 1]
         let lda = a.shape[a.rank - 1], ldb = b.shape[b.rank - 1]
-        if batchB.isEmpty && !transposeA && count > 1 {
+        if b.rank == 2 && !transposeA && count > 1 {
             // A stack of matrices times one matrix (a transformer's projections): one GEMM
             // with the batch folded into the rows.
             sgemm(transA: false, transB: transposeB, m: count * m, n: n, k: k, alpha: alpha, a: pa, lda: lda, b: pb, ldb: ldb, c: po, ldc: n)
-        } else {
-            func offsets(_ i: Int) -> (Int, Int) {
-                var rem = i, offA = 0, offB = 0
-                for d in stride(from: batch.count - 1, through: 0, by: -1) {
-                    let idx = rem % batch[d]
-                    rem /= batch[d]
-                    offA += idx * sa[d]
-                    offB += idx * sb[d]
-                }
-                return (offA, offB)
-            }
+        } else if count >= Runtime.threadCount && m * n * k < 1 << 23 {
             // Many small products (attention's heads): whole products per thread, with no
             // split, and no hand-off, inside each one.
-            if count >= Runtime.threadCount && m * n * k < 1 << 23 {
-                parallelFor(count, grain: Swift.max(1, (1 << 20) / Swift.max(1, m * n * k))) { items in
-                    for i in items {
-                        let (offA, offB) = offsets(i)
-                        sgemmSerial(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + offA * aMat, lda: lda,
-                                    b: pb + offB * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
-                    }
+            parallelFor(count, grain: Swift.max(1, (1 << 20) / Swift.max(1, m * n * k))) { range in
+                for i in range {
+                    sgemmSerial(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + items.matrix(0, of: i) * aMat,
+                                lda: lda, b: pb + items.matrix(1, of: i) * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
                 }
-            } else {
-                for i in 0..<count {
-                    let (offA, offB) = offsets(i)
-                    sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + offA * aMat, lda: lda,
-                          b: pb + offB * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
-                }
+            }
+        } else {
+            for i in 0..<count {
+                sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + items.matrix(0, of: i) * aMat, lda: lda,
+                      b: pb + items.matrix(1, of: i) * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
             }
         }
         var shape = batch

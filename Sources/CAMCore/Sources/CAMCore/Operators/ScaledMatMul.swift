@@ -23,6 +23,14 @@ public struct ScaledMatMul: Operator {
     public var name: String { "MatMul+Scale" }
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let (left, right, alpha, transposed) = try operands(inputs)
+        return [try MatMul(transposeB: transposed).product(left, right, alpha: alpha)]
+    }
+
+    /// The product's operands with the scales taken out: `alpha · left · right` (rightᵀ when
+    /// `rightTransposed`) is the fused value. Scales that are not single values are applied
+    /// here, as the Mul nodes would have applied them.
+    func operands(_ inputs: [Tensor?]) throws -> (left: Tensor, right: Tensor, alpha: Float, rightTransposed: Bool) {
         guard inputs.count == 4, let a = inputs[0], let b = inputs[1] else {
             throw CAMError(.invalidModel, "\(name) takes (A, B, left scale?, right scale?)")
         }
@@ -48,7 +56,7 @@ public struct ScaledMatMul: Operator {
                 transposed = false
             }
         }
-        return [try MatMul(transposeB: transposed).product(left, right, alpha: alpha)]
+        return (left, right, alpha, transposed)
     }
 
     /// `Mul(x, s)` as a matrix and a factor for alpha, when s is a single float that scales x

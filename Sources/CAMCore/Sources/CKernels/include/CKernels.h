@@ -152,6 +152,10 @@ size_t ck_gemm_packed_b_size(int k, int n);
 /// columns, the columns after n zero (see gemm_packed.c).
 void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed);
 
+/// The same packing of B given as its transpose: bt is n × k, row pitch ld (attention's keys,
+/// one per row, as the columns of kᵀ).
+void ck_gemm_pack_b_transposed(const float *bt, size_t ld, int k, int n, float *packed);
+
 /// Rows first_row ..< first_row + rows and columns first_col ..< first_col + cols of C (m × n,
 /// row pitch ldc) = R + bias + A · B, or with `accumulate` C + A · B, with A (m × k) row-major
 /// with pitch lda and B packed by ck_gemm_pack_b (a layer's weights, on the right); first_col
@@ -162,6 +166,15 @@ void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed);
 int ck_gemm_packed_b(const float *a, size_t lda, int first_row, int rows, int first_col, int cols, int n, int k,
                      const float *packed_b, float *c, size_t ldc, int accumulate, const float *bias, const float *residual,
                      int gelu);
+
+/// One head of attention: out (n_q × dv, row pitch ldo) = softmax(alpha · q·kᵀ) · v, the softmax
+/// along each row, with q n_q × d (pitch ldq), v n_k × dv (pitch ldv) and the keys k as rows
+/// (n_k × d, pitch ldk) or, with keys_transposed, as columns (d × n_k). The scores stay in L1,
+/// a block of rows at a time; the values are those of the product, ck_softmax_rows and the
+/// product run one after another (see attention.c). Returns 0; −1 when out of memory; −2 when
+/// not available on this CPU (no AVX-512); −3 for a negative size.
+int ck_attention_head(const float *q, size_t ldq, const float *k, size_t ldk, int keys_transposed, const float *v, size_t ldv,
+                      int n_q, int n_k, int d, int dv, float alpha, float *out, size_t ldo);
 
 /// Softmax of each of `rows` contiguous rows of n values (out may not alias x); exp within
 /// 2 ulp of expf, vectorised, and 0 (not subnormal) below e^−87.3.
