@@ -132,4 +132,75 @@ struct AttentionTests {
         #expect(fused.nodes.contains { $0.op is Attention })
         for (a, b) in zip(try gradients(fused), try gradients(g)) { #expect(Compare.maxAbs(a, b) <= 1e-5) }
     }
+
+    // MARK: q, k and v read in place
+
+    /// A vision transformer's whole attention from its qkv projection's output x (B, N, 3·H·d):
+    /// Reshape to (B, N, 3, H, d), Transpose(2, 0, 3, 1, 4), Split in three, Squeeze each,
+    /// timm's scores (the Mul's operands in either order), softmax, product with v, Transpose
+    /// back to (B, N, H, d) and Reshape to (B, N, H·d); and Shape(q), as timm reads it.
+    func vitAttention(heads: Int, dim: Int, scaleFirst: Bool) throws -> (Graph, x: ValueID, s: ValueID, y: ValueID, qShape: ValueID, q: ValueID) {
+        var g = Graph()
+        let x = try g.addValue("x"), s = try g.addValue("s")
+        let shaped = try g.addValue("shaped"), t = try g.addValue("t")
+        let pieces = try (0..<3).map { try g.addValue("piece\($0)") }
+        let q = try g.addValue("q"), k = try g.addValue("k"), v = try g.addValue("v"), qShape = try g.addValue("qShape")
+        let qs = try g.addValue("qs"), kT = try g.addValue("kT"), kTs = try g.addValue("kTs")
+        let scores = try g.addValue("scores"), weights = try g.addValue("weights"), context = try g.addValue("context")
+        let tokens = try g.addValue("tokens"), y = try g.addValue("y")
+        let split = g.addConstant("split", Tensor(shape: [3], int64s: [1, 1, 1]))
+        let axis0 = g.addConstant("axis0", Tensor(shape: [1], int64s: [0]))
+        let toHeads = g.addConstant("toHeads", Tensor(shape: [5], int64s: [0, 0, 3, Int64(heads), Int64(dim)]))
+        let merged = g.addConstant("merged", Tensor(shape: [3], int64s: [0, 0, Int64(heads * dim)]))
+        g.inputs = [x, s]
+        g.nodes = [Node(name: "reshape", op: Reshape(allowZero: false), inputs: [x, toHeads], outputs: [shaped]),
+                   Node(name: "t", op: Transpose(perm: [2, 0, 3, 1, 4]), inputs: [shaped], outputs: [t]),
+                   Node(name: "split", op: Split(axis: 0, numOutputs: 3), inputs: [t, split], outputs: pieces)]
+            + zip([q, k, v], pieces).map { Node(name: "squeeze", op: Squeeze(), inputs: [$1, axis0], outputs: [$0]) }
+            + [Node(name: "shape", op: ShapeOf(start: -1), inputs: [q], outputs: [qShape]),
+               Node(name: "mq", op: Binary(.mul), inputs: scaleFirst ? [s, q] : [q, s], outputs: [qs]),
+               Node(name: "tk", op: Transpose(perm: [0, 1, 3, 2]), inputs: [k], outputs: [kT]),
+               Node(name: "mk", op: Binary(.mul), inputs: scaleFirst ? [s, kT] : [kT, s], outputs: [kTs]),
+               Node(name: "scores", op: MatMul(), inputs: [qs, kTs], outputs: [scores]),
+               Node(name: "softmax", op: Softmax(axis: -1), inputs: [scores], outputs: [weights]),
+               Node(name: "context", op: MatMul(), inputs: [weights, v], outputs: [context]),
+               Node(name: "back", op: Transpose(perm: [0, 2, 1, 3]), inputs: [context], outputs: [tokens]),
+               Node(name: "merge", op: Reshape(allowZero: false), inputs: [tokens, merged], outputs: [y])]
+        g.outputs = [y, qShape]
+        return (g, x, s, y, qShape, q)
+    }
+
+    @Test("q, k and v read where the qkv projection wrote them", arguments: [false, true])
+    func operandsReadInPlace(_ scaleFirst: Bool) throws {
+        var rng = SplitMix(seed: 68)
+        let (g, x, s, y, qShape, q) = try vitAttention(heads: 3, dim: 16, scaleFirst: scaleFirst)
+        let fused = GraphOptimizer.optimize(g, protected: [y, qShape])
+        let attention = fused.nodes.compactMap { $0.op as? Attention }
+        #expect(attention.count == 1 && attention[0].packed != nil && attention[0].tokensMajor)
+        #expect(!fused.nodes.contains { $0.op is TransposedSplit || $0.op is Squeeze || $0.op is Transpose })
+        #expect(fused.nodes.contains { $0.op is PieceShape })
+        // Batch 1 (heads in bands of rows) and 2 (whole heads); 37 tokens.
+        for batch in [1, 2] {
+            let feeds = [x: rng.tensor([batch, 37, 3 * 3 * 16], -2, 2), s: Tensor(shape: [], floats: [0.5])]
+            let reference = try Executor(g).evaluate(feeds, fetch: [y, qShape])
+            let result = try Executor(fused).evaluate(feeds, fetch: [y, qShape])
+            #expect(result[0].shape == [batch, 37, 48] && Compare.maxAbs(result[0], reference[0]) <= 1e-6)
+            #expect(result[1].toInt64s() == [16] && result[1].toInt64s() == reference[1].toInt64s())
+            // Gradients with respect to x and the scale, through the fused node and through the nodes.
+            func gradients(_ graph: Graph) throws -> [Tensor] {
+                let gg = try Autodiff.differentiate(graph, outputs: [y], wrt: [x, s])
+                var all = feeds
+                all[gg.seeds[0]] = rng.tensor([batch, 37, 48])
+                return try Executor(gg.graph).evaluate(all, fetch: gg.gradients.map { $0! })
+            }
+            let seedState = rng
+            let viaNodes = try gradients(g)
+            rng = seedState
+            let viaFused = try gradients(fused)
+            for (a, b) in zip(viaFused, viaNodes) { #expect(a.shape == b.shape && Compare.maxAbs(a, b) <= 1e-4 * Swift.max(1, Compare.maxAbs(b, Tensor(zeros: b.shape)))) }
+        }
+        // q asked for (a CAM on it): the split stays; attention is still fused.
+        let keptQ = GraphOptimizer.optimize(g, protected: [y, qShape, q])
+        #expect(keptQ.nodes.contains { $0.op is TransposedSplit } && keptQ.nodes.contains { ($0.op as? Attention)?.packed == nil && $0.op is Attention })
+    }
 }

@@ -266,31 +266,54 @@ static inline float ck_exp_value(float x) {
     }
 
 /* Mean and variance summed in SOFTMAX_LANES independent lanes, so that the sums vectorise. */
-#define LAYERNORM_BODY                                                                              \
-    for (size_t row = 0; row < rows; row++) {                                                       \
+/* Rows row ..< row + G side by side. Each row's statistics end in chains of dependent
+   additions (its lanes' totals are added in order, then divided, then a square root), so a
+   row alone mostly waits; G rows wait together (DeiT-tiny's 192-wide rows: 2.1× faster with
+   4). Each row's values are computed exactly as alone. */
+#define LAYERNORM_GROUP 4
+#define LAYERNORM_ROWS(G)                                                                           \
+    {                                                                                               \
         const float *restrict in = x + row * n;                                                     \
         float *restrict dst = out + row * n;                                                        \
-        float lanes[SOFTMAX_LANES];                                                                 \
-        for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] = 0;                                       \
+        float lanes[G][SOFTMAX_LANES], mu[G], r[G];                                                 \
+        for (int g = 0; g < G; g++)                                                                 \
+            for (int l = 0; l < SOFTMAX_LANES; l++) lanes[g][l] = 0;                                \
         size_t j = 0;                                                                               \
         for (; j + SOFTMAX_LANES <= n; j += SOFTMAX_LANES)                                          \
-            for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] += in[j + l];                          \
-        float sum = 0;                                                                              \
-        for (int l = 0; l < SOFTMAX_LANES; l++) sum += lanes[l];                                    \
-        for (; j < n; j++) sum += in[j];                                                            \
-        const float mu = sum / (float)n;                                                            \
-        for (int l = 0; l < SOFTMAX_LANES; l++) lanes[l] = 0;                                       \
+            for (int g = 0; g < G; g++)                                                             \
+                for (int l = 0; l < SOFTMAX_LANES; l++) lanes[g][l] += in[g * n + j + l];           \
+        for (int g = 0; g < G; g++) {                                                               \
+            float sum = 0;                                                                          \
+            for (int l = 0; l < SOFTMAX_LANES; l++) sum += lanes[g][l];                             \
+            for (size_t t = j; t < n; t++) sum += in[g * n + t];                                    \
+            mu[g] = sum / (float)n;                                                                 \
+            for (int l = 0; l < SOFTMAX_LANES; l++) lanes[g][l] = 0;                                \
+        }                                                                                           \
         for (j = 0; j + SOFTMAX_LANES <= n; j += SOFTMAX_LANES)                                     \
-            for (int l = 0; l < SOFTMAX_LANES; l++) { const float d = in[j + l] - mu; lanes[l] += d * d; } \
-        float squares = 0;                                                                          \
-        for (int l = 0; l < SOFTMAX_LANES; l++) squares += lanes[l];                                \
-        for (; j < n; j++) { const float d = in[j] - mu; squares += d * d; }                        \
-        const float r = 1.0f / __builtin_sqrtf(squares / (float)n + eps);                           \
-        mean[row] = mu;                                                                             \
-        inv_std[row] = r;                                                                           \
-        if (beta) { for (size_t i = 0; i < n; i++) dst[i] = (in[i] - mu) * r * gamma[i] + beta[i]; } \
-        else { for (size_t i = 0; i < n; i++) dst[i] = (in[i] - mu) * r * gamma[i]; }               \
+            for (int g = 0; g < G; g++)                                                             \
+                for (int l = 0; l < SOFTMAX_LANES; l++) {                                           \
+                    const float d = in[g * n + j + l] - mu[g];                                      \
+                    lanes[g][l] += d * d;                                                           \
+                }                                                                                   \
+        for (int g = 0; g < G; g++) {                                                               \
+            float squares = 0;                                                                      \
+            for (int l = 0; l < SOFTMAX_LANES; l++) squares += lanes[g][l];                         \
+            for (size_t t = j; t < n; t++) { const float d = in[g * n + t] - mu[g]; squares += d * d; } \
+            r[g] = 1.0f / __builtin_sqrtf(squares / (float)n + eps);                                \
+            mean[row + g] = mu[g];                                                                  \
+            inv_std[row + g] = r[g];                                                                \
+        }                                                                                           \
+        for (int g = 0; g < G; g++) {                                                               \
+            const float *restrict a = in + g * n;                                                   \
+            float *restrict y = dst + g * n;                                                        \
+            if (beta) { for (size_t i = 0; i < n; i++) y[i] = (a[i] - mu[g]) * r[g] * gamma[i] + beta[i]; } \
+            else { for (size_t i = 0; i < n; i++) y[i] = (a[i] - mu[g]) * r[g] * gamma[i]; }       \
+        }                                                                                           \
     }
+#define LAYERNORM_BODY                                                                              \
+    size_t row = 0;                                                                                 \
+    for (; row + LAYERNORM_GROUP <= rows; row += LAYERNORM_GROUP) LAYERNORM_ROWS(LAYERNORM_GROUP)   \
+    for (; row < rows; row++) LAYERNORM_ROWS(1)
 
 #define ERF_BODY for (size_t i = 0; i < n; i++) out[i] = ck_erf_value(x[i]);
 #define GELU_BODY for (size_t i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + ck_erf_value(x[i] * 0.70710678118654752f));

@@ -7,7 +7,7 @@ public enum GraphOptimizer {
         let projections = fuseMatMulBias(fuseErfGELU(graph, protected: protected), protected: protected)
         let residuals = fuseGELUIntoProjections(fuseMatMulBiasResiduals(projections, protected: protected), protected: protected)
         let scaled = fuseScalesIntoMatMuls(fuseTransposeIntoSplits(residuals, protected: protected), protected: protected)
-        let transformer = fuseAttention(scaled, protected: protected)
+        let transformer = readAttentionOperandsInPlace(fuseAttention(scaled, protected: protected), protected: protected)
         let convolutional = fuseResidualAdds(foldPaddingIntoConvolutions(transformer, protected: protected), protected: protected)
         return fuseActivations(convolutional, protected: protected)
     }

@@ -16,6 +16,9 @@ struct GraphUsage {
         (self.readers, self.producer, kept) = (readers, producer, protected.union(graph.outputs))
     }
 
+    /// Whether a rewrite must keep `v`: protected, or an output of the graph.
+    func keeps(_ v: ValueID) -> Bool { kept.contains(v) }
+
     /// The index of the node producing `v` when `v` may disappear into the one node that reads
     /// it: produced by a node, read once, neither protected nor a graph output.
     func foldableProducer(of v: ValueID) -> Int? {

@@ -31,32 +31,6 @@ func broadcastStrides(_ shape: [Int], to outShape: [Int]) -> [Int] {
     return strides
 }
 
-/// The items of a batched product (MatMul's leading axes, broadcast NumPy-style): which
-/// matrix of each operand item i reads.
-struct BatchedMatrices {
-    /// The broadcast batch shape, and the number of items in it.
-    let batch: [Int]
-    let count: Int
-    private let strides: [[Int]]
-
-    /// For operands whose leading (batch) axes are `batchShapes`; throws if they do not broadcast.
-    init(_ batchShapes: [[Int]]) throws {
-        let batch = try broadcastShape(batchShapes)
-        (self.batch, count) = (batch, batch.reduce(1, *))
-        strides = batchShapes.map { broadcastStrides($0, to: batch) }
-    }
-
-    /// The index of the matrix of `operand` that item `item` reads.
-    func matrix(_ operand: Int, of item: Int) -> Int {
-        var rest = item, index = 0
-        for d in stride(from: batch.count - 1, through: 0, by: -1) {
-            index += rest % batch[d] * strides[operand][d]
-            rest /= batch[d]
-        }
-        return index
-    }
-}
-
 /// A loop nest over a broadcast output, with adjacent dimensions merged where every operand
 /// allows it, so the innermost loop is as long as possible.
 struct BroadcastLoop {

@@ -86,11 +86,10 @@ public struct MatMul: Operator {
         let kb = transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]
         let n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
         guard k == kb else { throw CAMError(.runtime, "MatMul: \(a0.shape) and \(b0.shape) do not multiply") }
-        let items = try BatchedMatrices([Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))])
+        let items = try BatchedMatrices([MatrixStack(a), MatrixStack(b)])
         let batch = items.batch, count = items.count
         let out = Tensor(uninitialized: try checkedShape(batch + [m, n], name))
         let pa = a.floats.baseAddress!, pb = b.floats.baseAddress!, po = out.mutableFloats.baseAddress!
-        let aMat = a.shape[a.rank - 2] * a.shape[a.rank - 1], bMat = b.shape[b.rank - 2] * b.shape[b.rank - 1]
         let lda = a.shape[a.rank - 1], ldb = b.shape[b.rank - 1]
         if b.rank == 2 && !transposeA && count > 1 {
             // A stack of matrices times one matrix (a transformer's projections): one GEMM
@@ -101,14 +100,14 @@ public struct MatMul: Operator {
             // split, and no hand-off, inside each one.
             parallelFor(count, grain: Swift.max(1, (1 << 20) / Swift.max(1, m * n * k))) { range in
                 for i in range {
-                    sgemmSerial(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + items.matrix(0, of: i) * aMat,
-                                lda: lda, b: pb + items.matrix(1, of: i) * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
+                    sgemmSerial(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + items.offset(0, of: i), lda: lda,
+                                b: pb + items.offset(1, of: i), ldb: ldb, c: po + i * m * n, ldc: n)
                 }
             }
         } else {
             for i in 0..<count {
-                sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + items.matrix(0, of: i) * aMat, lda: lda,
-                      b: pb + items.matrix(1, of: i) * bMat, ldb: ldb, c: po + i * m * n, ldc: n)
+                sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa + items.offset(0, of: i), lda: lda,
+                      b: pb + items.offset(1, of: i), ldb: ldb, c: po + i * m * n, ldc: n)
             }
         }
         var shape = batch

@@ -59,6 +59,18 @@ public struct ScaledMatMul: Operator {
         return (left, right, alpha, transposed)
     }
 
+    /// alpha when each scale given is one float32 value, which scales A or B without changing
+    /// its shape, wherever A and B are (attention reading q and k in place); nil otherwise.
+    func singleScale(_ left: Tensor?, _ right: Tensor?) -> Float? {
+        var alpha: Float = 1
+        for (applies, scale) in [(scalesLeft, left), (scalesRight, right)] where applies {
+            guard let scale else { continue }
+            guard scale.dtype == .float32, scale.count == 1, scale.rank <= 2 else { return nil }
+            alpha *= scale.floats[0]
+        }
+        return alpha
+    }
+
     /// `Mul(x, s)` as a matrix and a factor for alpha, when s is a single float that scales x
     /// without changing its shape (or, `eitherWay`, when x is that value and s the matrix);
     /// nil when the Mul must be computed.

@@ -33,11 +33,16 @@ public struct ShapeOf: Operator {
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
         guard let x = inputs.first ?? nil else { throw CAMError(.invalidModel, "Shape needs an input") }
-        let r = x.rank
+        return [selected(from: x.shape)]
+    }
+
+    /// The dimensions from start to end of `shape`, as this operator outputs them.
+    func selected(from shape: [Int]) -> Tensor {
+        let r = shape.count
         func clampAxis(_ a: Int) -> Int { Swift.min(Swift.max(a < 0 ? a + r : a, 0), r) }
         let s = clampAxis(start), e = clampAxis(end ?? r)
-        let dims = s < e ? Array(x.shape[s..<e]) : []
-        return [Tensor(shape: [dims.count], int64s: dims.map(Int64.init))]
+        let dims = s < e ? Array(shape[s..<e]) : []
+        return Tensor(shape: [dims.count], int64s: dims.map(Int64.init))
     }
 }
 
