@@ -7,7 +7,7 @@
  * portable kernel (kernels.c) left each row's last n mod 16 values to scalar code, and an
  * attention row of 197 scores spent about as long in its 5 scalar exps as in its 12 vectors.
  * Here only the last vector of a row is masked. The exp is the portable one's method
- * (ck_exp_value: the same range reduction, clamps and Cephes polynomial) in fused
+ * (ck_exp_value: the same range reduction, underflow bound and Cephes polynomial) in fused
  * multiply-adds, rounded to nearest and scaled by 2^n with scalef: half the time of the
  * compiler's vectorisation, which keeps multiplies and adds apart (-ffp-contract=off), and
  * within the same 2 ulp of expf, though not rounded alike. The sum adds the last vector's
@@ -22,17 +22,17 @@
 #if CK_HAS_VARIANTS
 #include <immintrin.h>
 
-/* ck_exp_value (kernels.c) on 16 lanes: its constants and clamps, its method in fused
-   multiply-adds. */
+/* ck_exp_value (kernels.c) on 16 lanes, for the x ≤ 0 (or NaN) a softmax takes (each value
+   less its row's maximum): its constants and method in fused multiply-adds. Its clamps go: no
+   x exceeds 88.3; an x below −87.3 (−∞ included) gives 0 through the underflow mask; a NaN
+   passes through every step, so no separate blend keeps it. */
 CK_AVX512 static inline __m512 exp16(__m512 x) {
-    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
     const __mmask16 underflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_LT_OQ);
-    const __m512 clamped = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
     /* n = x·log2(e) rounded to nearest (ties to even; the portable kernel rounds them away
        from zero, which changes which of two equally good reductions is taken). */
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(clamped, _mm512_set1_ps(1.44269504088896341f)),
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), clamped);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
     __m512 p = _mm512_set1_ps(1.9875691500e-4f);
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
@@ -41,8 +41,7 @@ CK_AVX512 static inline __m512 exp16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    const __m512 e = _mm512_maskz_scalef_ps((__mmask16)~underflow, p, n);
-    return _mm512_mask_blend_ps(nan, e, x);
+    return _mm512_maskz_scalef_ps((__mmask16)~underflow, p, n);
 }
 
 /* Rows in flight at once. A row's maximum, its sum and the reciprocal are each a chain of
