@@ -9,7 +9,7 @@ public enum GraphOptimizer {
         let scaled = fuseScalesIntoMatMuls(fuseTransposeIntoSplits(residuals, protected: protected), protected: protected)
         let transformer = readAttentionOperandsInPlace(fuseAttention(scaled, protected: protected), protected: protected)
         let convolutional = fuseResidualAdds(foldPaddingIntoConvolutions(transformer, protected: protected), protected: protected)
-        return fuseActivations(convolutional, protected: protected)
+        return selectRowsEarly(fuseActivations(convolutional, protected: protected), protected: protected)
     }
 
     /// Folds a constant zero `Pad` of the spatial axes into the explicit padding of the `Conv`
