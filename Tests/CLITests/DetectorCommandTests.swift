@@ -22,12 +22,10 @@ struct DetectorCommandTests {
         return (m["swiftcam_target_args"] as! [String]).map { $0.replacingOccurrences(of: "{dir}", with: Fixtures.root.appendingPathComponent(fixture).path) }
     }
 
-    static func explain(_ fixture: String, _ extra: [String], input: String? = nil) throws -> (CommandRunner.Result, URL) {
-        let dir = try CommandRunner.temporaryFolder("detector")
-        let r = try CommandRunner.run(CommandRunner.swiftcam, ["explain", "--model", Fixtures.path("\(fixture)/model.onnx")!,
+    static func explain(_ fixture: String, _ extra: [String], input: String? = nil) throws -> CommandRunner.Result {
+        try CommandRunner.run(CommandRunner.swiftcam, ["explain", "--model", Fixtures.path("\(fixture)/model.onnx")!,
                                                               "--input-npy", input ?? Fixtures.path("\(fixture)/input.npy")!,
                                                               "--target-layer", try layer(fixture), "--quiet"] + extra)
-        return (r, dir)
     }
 
     /// GradCAM++ on DBNet with `--gemm-accumulation double` (and the raw map and weights
@@ -40,7 +38,7 @@ struct DetectorCommandTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let maps = dir.appendingPathComponent("maps.npy").path, raw = dir.appendingPathComponent("raw.npy").path
         let weights = dir.appendingPathComponent("weights.npy").path
-        let (r, _) = try Self.explain(Self.dbnet, try Self.targetArgs(Self.dbnet) + ["--method", "gradcam++", "--gemm-accumulation", "double",
+        let r = try Self.explain(Self.dbnet, try Self.targetArgs(Self.dbnet) + ["--method", "gradcam++", "--gemm-accumulation", "double",
                                                                                   "--npy", maps, "--raw-npy", raw, "--weights-npy", weights])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("SemanticSegmentationTarget(0, seg_mask.npy)"), "\(r.stdout)")
@@ -57,7 +55,7 @@ struct DetectorCommandTests {
         let dir = try CommandRunner.temporaryFolder("picodet")
         defer { try? FileManager.default.removeItem(at: dir) }
         let maps = dir.appendingPathComponent("maps.npy").path
-        let (r, _) = try Self.explain(Self.picodet, try Self.targetArgs(Self.picodet) + ["--npy", maps])
+        let r = try Self.explain(Self.picodet, try Self.targetArgs(Self.picodet) + ["--npy", maps])
         #expect(r.status == 0, "\(r.stderr)")
         let m = Compare.mapsMatch(try NPY.read(maps), try Fixtures.npy("\(Self.picodet)/GradCAM.npy"))
         #expect(m.ok, "\(m.report)")
@@ -74,7 +72,7 @@ struct DetectorCommandTests {
         try NPY.write(try Tensor.stack([one.batchItem(0), one.batchItem(0)]), to: two)
         let maps = dir.appendingPathComponent("maps.npy").path
         let first = try Self.targetArgs(Self.dbnet)
-        let (r, _) = try Self.explain(Self.dbnet, first + ["--target", "segmentation:0:threshold=2", "--npy", maps], input: two)
+        let r = try Self.explain(Self.dbnet, first + ["--target", "segmentation:0:threshold=2", "--npy", maps], input: two)
         #expect(r.status == 0, "\(r.stderr)")
         let result = try NPY.read(maps)
         #expect(Compare.mapsMatch(result.batchItem(0).reshaped(to: [1, 960, 736]), try Fixtures.npy("\(Self.dbnet)/GradCAM.npy")).ok)
@@ -82,7 +80,7 @@ struct DetectorCommandTests {
         #expect(r.stderr.contains("image 1: the CAM is all zeros") && r.stderr.contains("has no pixel"), "\(r.stderr)")
         #expect(!r.stderr.contains("image 0:"), "\(r.stderr)")
         // Three targets for two images is an error.
-        let (bad, _) = try Self.explain(Self.dbnet, first + ["--target", "classifier", "--target", "classifier", "--npy", maps], input: two)
+        let bad = try Self.explain(Self.dbnet, first + ["--target", "classifier", "--target", "classifier", "--npy", maps], input: two)
         #expect(bad.status == 2 && bad.stderr.contains("3 --target values for 2 images"), "\(bad.stderr)")
     }
 
@@ -123,7 +121,7 @@ struct DetectorCommandTests {
             let dir = try CommandRunner.temporaryFolder("eigencam")
             defer { try? FileManager.default.removeItem(at: dir) }
             let maps = dir.appendingPathComponent("maps.npy").path
-            let (r, _) = try Self.explain(fixture, ["--method", "eigencam", "--npy", maps])
+            let r = try Self.explain(fixture, ["--method", "eigencam", "--npy", maps])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("eigencam for no target (eigencam uses none)"), "\(r.stdout)")
             let m = Compare.mapsMatch(try NPY.read(maps), try Fixtures.npy("\(fixture)/EigenCAM.npy"))

@@ -154,6 +154,7 @@ struct ExplainOptionsTests {
         let m = Compare.mapsMatch(try NPY.read(dir.appendingPathComponent("maps.npy").path), try Fixtures.npy("\(Self.resnet)/FinerCAM.npy"))
         #expect(m.ok, "\(m.report)")
         let bad = try explain(["--method", "finercam", "--method-option", "alpha=much"])
+        defer { try? FileManager.default.removeItem(at: bad.1) }
         #expect(bad.0.status == 2 && bad.0.stderr.contains("option alpha: expected a number, got 'much'"), "\(bad.0.stderr)")
     }
 

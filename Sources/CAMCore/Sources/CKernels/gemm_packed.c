@@ -397,6 +397,20 @@ int ck_gemm_packed(const float *packed_a, int m, int first_row, int rows, int n,
 
 size_t ck_gemm_packed_b_size(int k, int n) { return (size_t)k * (size_t)((n + 15) / 16 * 16); }
 
+/* ck_gemm_pack_b's layout, one value at a time, of the k × n matrix whose (i, j) value is
+   src[i · row_step + j · column_step]: B itself, or B given as its transpose. */
+static void pack_b_portable(const float *src, size_t row_step, size_t column_step, int k, int n, float *packed) {
+    const int np = (n + 15) / 16 * 16;
+    for (int k0 = 0; k0 < k; k0 += KCB) {
+        const int kc = k - k0 < KCB ? k - k0 : KCB;
+        float *slab = packed + (size_t)k0 * np;
+        for (int j = 0; j < np; j++)
+            for (int i = 0; i < kc; i++)
+                slab[(size_t)(j / 16 * 16) * kc + (size_t)i * 16 + j % 16] =
+                    j < n ? src[(size_t)(k0 + i) * row_step + (size_t)j * column_step] : 0.0f;
+    }
+}
+
 void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed) {
 #if CK_HAS_VARIANTS
     if (ck_level() == 2) {
@@ -404,17 +418,7 @@ void ck_gemm_pack_b(const float *b, size_t ldb, int k, int n, float *packed) {
         return;
     }
 #endif
-    const int np = (n + 15) / 16 * 16;
-    for (int k0 = 0; k0 < k; k0 += KCB) {
-        const int kc = k - k0 < KCB ? k - k0 : KCB;
-        float *slab = packed + (size_t)k0 * np;
-        for (int j = 0; j < np; j += 16) {
-            for (int i = 0; i < kc; i++) {
-                for (int t = 0; t < 16; t++)
-                    slab[(size_t)j * kc + (size_t)i * 16 + t] = j + t < n ? b[(size_t)(k0 + i) * ldb + j + t] : 0.0f;
-            }
-        }
-    }
+    pack_b_portable(b, ldb, 1, k, n, packed);
 }
 
 void ck_gemm_pack_b_transposed(const float *bt, size_t ld, int k, int n, float *packed) {
@@ -424,13 +428,7 @@ void ck_gemm_pack_b_transposed(const float *bt, size_t ld, int k, int n, float *
         return;
     }
 #endif
-    const int np = (n + 15) / 16 * 16;
-    for (int k0 = 0; k0 < k; k0 += KCB) {
-        const int kc = k - k0 < KCB ? k - k0 : KCB;
-        for (int j = 0; j < np; j++)
-            for (int i = 0; i < kc; i++)
-                packed[(size_t)k0 * np + (size_t)(j / 16 * 16) * kc + (size_t)i * 16 + j % 16] = j < n ? bt[(size_t)j * ld + k0 + i] : 0.0f;
-    }
+    pack_b_portable(bt, 1, ld, k, n, packed);
 }
 
 int ck_gemm_packed_b(const float *a, size_t lda, int first_row, int rows, int first_col, int cols, int n, int k,
