@@ -116,6 +116,44 @@ struct AttentionTests {
                                try Executor(plain).evaluate(plainFeeds, fetch: [y])[0]) <= 1e-6)
     }
 
+    /// Scores scaled after the product, as Hugging Face's ViT exports them (`Div(q·kᵀ, √d)`)
+    /// and older timm (`Mul(q·kᵀ, scale)`, here with the scale first): fused, with the same
+    /// values (a divisor becomes a reciprocal in alpha: within an ulp of each score) and the
+    /// same gradients, the scale's included.
+    @Test("scores scaled after the product", arguments: [Binary.Kind.div, .mul])
+    func scoresScaledAfterTheProduct(_ kind: Binary.Kind) throws {
+        var rng = SplitMix(seed: 69)
+        var g = Graph()
+        let q = try g.addValue("q"), kT = try g.addValue("kT"), v = try g.addValue("v"), c = try g.addValue("c")
+        let raw = try g.addValue("raw"), scores = try g.addValue("scores"), weights = try g.addValue("weights"), y = try g.addValue("y")
+        g.inputs = [q, kT, v, c]
+        g.nodes = [Node(name: "scores", op: MatMul(), inputs: [q, kT], outputs: [raw]),
+                   Node(name: "scale", op: Binary(kind), inputs: kind == .div ? [raw, c] : [c, raw], outputs: [scores]),
+                   Node(name: "softmax", op: Softmax(axis: -1), inputs: [scores], outputs: [weights]),
+                   Node(name: "context", op: MatMul(), inputs: [weights, v], outputs: [y])]
+        g.outputs = [y]
+        let fused = GraphOptimizer.optimize(g, protected: [y])
+        #expect(fused.nodes.count == 1 && (fused.nodes[0].op as? Attention)?.scoresScale == kind)
+        let feeds = [q: rng.tensor([2, 3, 21, 8], -2, 2), kT: rng.tensor([2, 3, 8, 21], -2, 2), v: rng.tensor([2, 3, 21, 8]),
+                     c: Tensor(shape: [], floats: [kind == .div ? 2.828427 : 0.35355339])]
+        #expect(Compare.maxAbs(try Executor(fused).evaluate(feeds, fetch: [y])[0], try Executor(g).evaluate(feeds, fetch: [y])[0]) <= 1e-6)
+        func gradients(_ graph: Graph) throws -> [Tensor] {
+            let gg = try Autodiff.differentiate(graph, outputs: [y], wrt: [q, kT, v, c])
+            var all = feeds
+            all[gg.seeds[0]] = Tensor(repeating: 1, shape: [2, 3, 21, 8])
+            return try Executor(gg.graph).evaluate(all, fetch: gg.gradients.map { $0! })
+        }
+        for (a, b) in zip(try gradients(fused), try gradients(g)) { #expect(a.shape == b.shape && Compare.maxAbs(a, b) <= 1e-4) }
+        // A scale that is not one value (one per key) runs unfused, with the same values.
+        let perKey = feeds.merging([c: rng.tensor([1, 21], 0.5, 1.5)]) { $1 }
+        #expect(Compare.maxAbs(try Executor(fused).evaluate(perKey, fetch: [y])[0], try Executor(g).evaluate(perKey, fetch: [y])[0]) <= 1e-6)
+        // The VJP against finite differences, the scale's included (q and k's own scales unused).
+        let op = Attention(scores: ScaledMatMul(scalesLeft: false, scalesRight: false, transpose: nil), scoresScale: kind)
+        #expect(try GradientCheck().maxError(op, inputs: [rng.tensor([2, 5, 4]), rng.tensor([2, 4, 6]), rng.tensor([2, 6, 3]),
+                                                          Tensor(shape: [], floats: [1]), Tensor(shape: [], floats: [1]), Tensor(shape: [1], floats: [1.7])],
+                                             check: [0, 1, 2, 5]) < 1e-2)
+    }
+
     /// Gradients through the fused graph, with respect to q, k and v, equal the unfused graph's.
     @Test func gradientsThroughTheRewrite() throws {
         var rng = SplitMix(seed: 67)

@@ -4,10 +4,10 @@
 /// and v split out of the qkv projection, the result transposed back to tokens) folded into it.
 extension GraphOptimizer {
     /// Replaces `MatMul(Softmax(S), V)` by `Attention` when S is the output of a `ScaledMatMul`
-    /// (as `fuseScalesIntoMatMuls` leaves it) or of a plain `MatMul`, the Softmax is not a
-    /// LogSoftmax, and neither S nor the softmax's output is read by anything else, protected or
-    /// an output (a CAM on the attention weights keeps them). The fused node takes the
-    /// product's place in the order.
+    /// (as `fuseScalesIntoMatMuls` leaves it) or of a plain `MatMul`, or that output multiplied
+    /// (either order) or divided by another value; the Softmax is not a LogSoftmax; and none of
+    /// the values between is read by anything else, protected or an output (a CAM on the
+    /// attention weights keeps them). The fused node takes the product's place in the order.
     public static func fuseAttention(_ graph: Graph, protected: Set<ValueID>) -> Graph {
         let use = GraphUsage(graph, protected: protected)
         var nodes = graph.nodes
@@ -17,12 +17,24 @@ extension GraphOptimizer {
                   let weights = node.inputs[0], let v = node.inputs[1],
                   let normalising = use.foldableProducer(of: weights), !removed.contains(normalising),
                   let softmax = graph.nodes[normalising].op as? Softmax, !softmax.log,
-                  let s = graph.nodes[normalising].inputs.first ?? nil,
-                  let scoring = use.foldableProducer(of: s), !removed.contains(scoring),
+                  let softmaxInput = graph.nodes[normalising].inputs.first ?? nil else { continue }
+            // The scores, and the Mul or Div that scales them, if any.
+            var (s, scaling): (ValueID, (kind: Binary.Kind, by: ValueID, node: Int)?) = (softmaxInput, nil)
+            if let m = use.foldableProducer(of: softmaxInput), !removed.contains(m), let binary = graph.nodes[m].op as? Binary,
+               binary.kind == .mul || binary.kind == .div, graph.nodes[m].inputs.count == 2,
+               let a = graph.nodes[m].inputs[0], let c = graph.nodes[m].inputs[1], a != c {
+                for (scores, by) in binary.kind == .div ? [(a, c)] : [(a, c), (c, a)] {
+                    guard let p = use.foldableProducer(of: scores), attentionScores(graph.nodes[p]) != nil else { continue }
+                    (s, scaling) = (scores, (binary.kind, by, m))
+                    break
+                }
+            }
+            guard let scoring = use.foldableProducer(of: s), !removed.contains(scoring),
                   let (scores, scoreInputs) = attentionScores(graph.nodes[scoring]) else { continue }
-            nodes[i] = Node(name: node.name, op: Attention(scores: scores, softmaxAxis: softmax.axis),
-                            inputs: [scoreInputs[0], scoreInputs[1], v, scoreInputs[2], scoreInputs[3]], outputs: node.outputs)
-            removed.formUnion([normalising, scoring])
+            nodes[i] = Node(name: node.name, op: Attention(scores: scores, softmaxAxis: softmax.axis, scoresScale: scaling?.kind),
+                            inputs: [scoreInputs[0], scoreInputs[1], v, scoreInputs[2], scoreInputs[3]] + (scaling.map { [$0.by] } ?? []),
+                            outputs: node.outputs)
+            removed.formUnion([normalising, scoring] + (scaling.map { [$0.node] } ?? []))
         }
         return replacingNodes(of: graph, with: nodes, removing: removed)
     }
@@ -52,7 +64,7 @@ extension GraphOptimizer {
         var nodes = graph.nodes
         var removed = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
-            guard let attention = node.op as? Attention, attention.packed == nil, !attention.tokensMajor, node.inputs.count == 5 else { continue }
+            guard let attention = node.op as? Attention, attention.packed == nil, !attention.tokensMajor, node.inputs.count >= 5 else { continue }
             var op = attention
             var inputs = node.inputs
             var outputs = node.outputs
@@ -60,8 +72,8 @@ extension GraphOptimizer {
                 // q and k may be either operand of their scales' Mul: the piece goes first.
                 let qScale = node.inputs[0] == found.q ? node.inputs[3] : node.inputs[0]
                 let kScale = node.inputs[1] == found.k ? node.inputs[4] : node.inputs[1]
-                op = Attention(scores: attention.scores, softmaxAxis: attention.softmaxAxis, packed: found.packed)
-                inputs = [found.x, found.sizes, nil, qScale, kScale]
+                op = attention.with(packed: found.packed, tokensMajor: false)
+                inputs = [found.x, found.sizes, nil, qScale, kScale] + node.inputs.dropFirst(5)
                 removed.formUnion(found.folded)
                 for (s, piece) in found.shapes {
                     nodes[s] = Node(name: graph.nodes[s].name, op: PieceShape(packed: found.packed, piece: piece, shape: graph.nodes[s].op as! ShapeOf),
@@ -70,7 +82,7 @@ extension GraphOptimizer {
             }
             if use.foldableProducer(of: node.outputs[0]) != nil, let t = readers[node.outputs[0]]?.first, !removed.contains(t),
                (graph.nodes[t].op as? Transpose)?.perm == Attention.headsAndRowsSwapped.perm, graph.nodes[t].inputs.count == 1 {
-                op = Attention(scores: op.scores, softmaxAxis: op.softmaxAxis, packed: op.packed, tokensMajor: true)
+                op = op.with(packed: op.packed, tokensMajor: true)
                 outputs = graph.nodes[t].outputs
                 removed.insert(t)
             }

@@ -10,7 +10,8 @@ internal import CKernels
 /// (`tokensMajor`), so that neither transposed copy is made.
 ///
 /// Inputs `(q, k, v, q scale, k scale)`: ScaledMatMul's `(A, B, a₁, b₁)`, with V third; or,
-/// when `packed`, `(x, split sizes, nil, q scale, k scale)`.
+/// when `packed`, `(x, split sizes, nil, q scale, k scale)`; then, with `scoresScale`, the value
+/// the scores are multiplied or divided by.
 public struct Attention: Operator {
     /// How the scores are formed from q, k and the scales.
     public let scores: ScaledMatMul
@@ -21,15 +22,34 @@ public struct Attention: Operator {
     /// Whether the result is written with its head and row axes swapped, (…, N, H, dv) rather
     /// than (…, H, N, dv): the `Transpose` that follows attention, folded in.
     public let tokensMajor: Bool
+    /// `.mul` or `.div` when the scores are multiplied or divided by a value (input 5) before
+    /// the softmax, as Hugging Face's ViT (`scores / √d`) and older timm (`(q·kᵀ) · scale`)
+    /// export it; nil when they are not. A single value joins the kernel's alpha: a divisor as
+    /// its reciprocal, so those scores may differ from the division's in their last bit.
+    public let scoresScale: Binary.Kind?
 
-    public init(scores: ScaledMatMul, softmaxAxis: Int = -1, packed: PackedQKV? = nil, tokensMajor: Bool = false) {
+    public init(scores: ScaledMatMul, softmaxAxis: Int = -1, packed: PackedQKV? = nil, tokensMajor: Bool = false,
+                scoresScale: Binary.Kind? = nil) {
         self.scores = scores
         self.softmaxAxis = softmaxAxis
         self.packed = packed
         self.tokensMajor = tokensMajor
+        self.scoresScale = scoresScale
     }
     public var name: String { "Attention" }
     public func isDifferentiable(input index: Int) -> Bool { packed == nil || index != 1 }
+
+    /// This attention reading its operands from `packed`, or writing tokens major.
+    func with(packed: PackedQKV?, tokensMajor: Bool) -> Attention {
+        Attention(scores: scores, softmaxAxis: softmaxAxis, packed: packed, tokensMajor: tokensMajor, scoresScale: scoresScale)
+    }
+
+    /// The factor the scores' scale adds to alpha: 1 without one, nil when it is not one value.
+    private func scoresFactor(_ inputs: [Tensor?]) -> Float? {
+        guard let kind = scoresScale else { return 1 }
+        guard inputs.count > 5, let c = inputs[5], c.dtype == .float32, c.count == 1, c.rank <= 2 else { return nil }
+        return kind == .mul ? c.floats[0] : 1 / c.floats[0]
+    }
 
     /// Rows of a head's scores per share when there are too few heads to share among the threads
     /// (at batch 1): at least the C kernel's block.
@@ -39,19 +59,23 @@ public struct Attention: Operator {
     public static let headsAndRowsSwapped = Transpose(perm: [0, 2, 1, 3])
 
     public func forward(_ inputs: [Tensor?]) throws -> [Tensor] {
-        guard inputs.count == 5 else { throw CAMError(.invalidModel, "\(name) takes (q, k, v, q scale?, k scale?)") }
+        guard inputs.count == (scoresScale == nil ? 5 : 6) else {
+            throw CAMError(.invalidModel, "\(name) takes (q, k, v, q scale?, k scale?\(scoresScale == nil ? "" : ", scores scale"))")
+        }
+        let factor = scoresFactor(inputs)
         if let packed, let x = inputs[0], let views = try packed.views(of: x, sizes: inputs[1]),
-           let alpha = scores.singleScale(inputs[3], inputs[4]),
-           let out = try fused(views.q, views.k, alpha: alpha, keysAsRows: scores.transpose != nil, views.v) {
+           let alpha = scores.singleScale(inputs[3], inputs[4]), let factor,
+           let out = try fused(views.q, views.k, alpha: alpha * factor, keysAsRows: scores.transpose != nil, views.v) {
             return [out]
         }
         let (q, k, v) = try separateOperands(inputs)
         let (left, right, alpha, transposed) = try scores.operands([q, k, inputs[3], inputs[4]])
-        if left.rank >= 2, right.rank >= 2, v.rank >= 2,
-           let out = try fused(MatrixStack(left), MatrixStack(right), alpha: alpha, keysAsRows: transposed, MatrixStack(v)) {
+        if left.rank >= 2, right.rank >= 2, v.rank >= 2, let factor,
+           let out = try fused(MatrixStack(left), MatrixStack(right), alpha: alpha * factor, keysAsRows: transposed, MatrixStack(v)) {
             return [out]
         }
-        let s = try MatMul(transposeB: transposed).product(left, right, alpha: alpha)
+        var s = try MatMul(transposeB: transposed).product(left, right, alpha: alpha)
+        if let kind = scoresScale, let c = inputs[5] { s = try Binary(kind).forward([s, c])[0] }
         let p = try Softmax(axis: softmaxAxis).forward([s])[0]
         let y = try MatMul().forward([p, v])[0]
         return tokensMajor ? try Self.headsAndRowsSwapped.forward([y]) : [y]
@@ -130,20 +154,30 @@ public struct Attention: Operator {
         let (needQ, needK, needV) = packed == nil ? (needs[0], needs[1], needs[2]) : (needs[0], needs[0], needs[0])
         let scoreInputs = [q, k, node.inputs[3], node.inputs[4]]
         let s = b.apply(scores, scoreInputs, outputs: 1)[0]
-        let p = b.apply(Softmax(axis: softmaxAxis), s)
-        let needsScores = needQ || needK || needs[3] || needs[4]
+        let scale = scoresScale.map { ($0, node.inputs[5]) }
+        let scaled = scale.map { b.apply(Binary($0.0), s, $0.1) } ?? s
+        let p = b.apply(Softmax(axis: softmaxAxis), scaled)
+        let needsScale = scale != nil && needs[5]
+        let needsScores = needQ || needK || needs[3] || needs[4] || needsScale
         let product = try MatMul().gradient(&b, GradientNode(
             inputs: [p, v], outputs: node.outputs, outputGradients: [g], needsGradient: [needsScores, needV]))
         var fromScores: [ValueID?] = [nil, nil, nil, nil]
+        var fromScale: ValueID?
         if needsScores {
-            let normalised = try Softmax(axis: softmaxAxis).gradient(&b, GradientNode(
-                inputs: [s], outputs: [p], outputGradients: [product[0]], needsGradient: [true]))
+            var gs = try Softmax(axis: softmaxAxis).gradient(&b, GradientNode(
+                inputs: [scaled], outputs: [p], outputGradients: [product[0]], needsGradient: [true]))[0]
+            if let (kind, c) = scale {
+                let both = try Binary(kind).gradient(&b, GradientNode(
+                    inputs: [s, c], outputs: [scaled], outputGradients: [gs], needsGradient: [true, needsScale]))
+                (gs, fromScale) = (both[0], both[1])
+            }
             fromScores = try scores.gradient(&b, GradientNode(
-                inputs: scoreInputs, outputs: [s], outputGradients: [normalised[0]], needsGradient: [needQ, needK, needs[3], needs[4]]))
+                inputs: scoreInputs, outputs: [s], outputGradients: [gs], needsGradient: [needQ, needK, needs[3], needs[4]]))
         }
-        guard let packed else { return [fromScores[0], fromScores[1], product[1], fromScores[2], fromScores[3]] }
+        let tail: [ValueID?] = scale == nil ? [] : [fromScale]
+        guard let packed else { return [fromScores[0], fromScores[1], product[1], fromScores[2], fromScores[3]] + tail }
         let x = needs[0] ? try packed.gradient(&b, node.inputs[0], sizes: node.inputs[1], pieces: pieces,
                                                q: fromScores[0], k: fromScores[1], v: product[1]) : nil
-        return [x, nil, nil, fromScores[2], fromScores[3]]
+        return [x, nil, nil, fromScores[2], fromScores[3]] + tail
     }
 }
