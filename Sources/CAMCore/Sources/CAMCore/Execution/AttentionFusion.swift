@@ -59,8 +59,6 @@ extension GraphOptimizer {
     /// read by the next node alone and is not protected or an output.
     public static func readAttentionOperandsInPlace(_ graph: Graph, protected: Set<ValueID>) -> Graph {
         let use = GraphUsage(graph, protected: protected)
-        var readers: [ValueID: [Int]] = [:]
-        for (i, node) in graph.nodes.enumerated() { for v in Set(node.inputs.compactMap { $0 }) { readers[v, default: []].append(i) } }
         var nodes = graph.nodes
         var removed = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
@@ -68,7 +66,7 @@ extension GraphOptimizer {
             var op = attention
             var inputs = node.inputs
             var outputs = node.outputs
-            if let found = packedOperands(i, attention, graph, use, readers), found.folded.isDisjoint(with: removed) {
+            if let found = packedOperands(i, attention, graph, use), found.folded.isDisjoint(with: removed) {
                 // q and k may be either operand of their scales' Mul: the piece goes first.
                 let qScale = node.inputs[0] == found.q ? node.inputs[3] : node.inputs[0]
                 let kScale = node.inputs[1] == found.k ? node.inputs[4] : node.inputs[1]
@@ -80,7 +78,7 @@ extension GraphOptimizer {
                                     inputs: [found.x, found.sizes], outputs: graph.nodes[s].outputs)
                 }
             }
-            if use.foldableProducer(of: node.outputs[0]) != nil, let t = readers[node.outputs[0]]?.first, !removed.contains(t),
+            if use.foldableProducer(of: node.outputs[0]) != nil, let t = use.readingNodes[node.outputs[0].index].first, !removed.contains(t),
                (graph.nodes[t].op as? Transpose)?.perm == Attention.headsAndRowsSwapped.perm, graph.nodes[t].inputs.count == 1 {
                 op = op.with(packed: op.packed, tokensMajor: true)
                 outputs = graph.nodes[t].outputs
@@ -105,14 +103,13 @@ extension GraphOptimizer {
     /// How the Attention node at `index` may read q, k and v in place: when they are the three
     /// pieces of one TransposedSplit (each read by its Squeeze alone), each squeezed on the same
     /// constant axes and read by that node alone, or by it and `Shape` nodes.
-    private static func packedOperands(_ index: Int, _ attention: Attention, _ graph: Graph, _ use: GraphUsage,
-                                       _ readers: [ValueID: [Int]]) -> PackedOperands? {
+    private static func packedOperands(_ index: Int, _ attention: Attention, _ graph: Graph, _ use: GraphUsage) -> PackedOperands? {
         let node = graph.nodes[index]
         /// The squeeze producing `value`, its piece's index, its split node, its constant axes
         /// and the Shape nodes reading `value`.
         func squeezedPiece(_ value: ValueID?) -> (value: ValueID, squeeze: Int, piece: Int, split: Int, axes: [Int], shapes: [Int])? {
-            guard let value, !use.keeps(value), let others = readers[value]?.filter({ $0 != index }),
-                  others.allSatisfy({ graph.nodes[$0].op is ShapeOf }), readers[value]!.count == others.count + 1,
+            guard let value, !use.keeps(value), case let readers = use.readingNodes[value.index], readers.contains(index),
+                  case let others = readers.filter({ $0 != index }), others.allSatisfy({ graph.nodes[$0].op is ShapeOf }),
                   case let s = use.producer[value.index], s >= 0, graph.nodes[s].op is Squeeze, graph.nodes[s].inputs.count == 2,
                   let piece = graph.nodes[s].inputs[0], let axesValue = graph.nodes[s].inputs[1],
                   let axes = graph.constants[axesValue], axes.dtype == .int64,

@@ -3,6 +3,8 @@
 struct GraphUsage {
     /// How many nodes read each value (indexed by `ValueID.index`).
     let readers: [Int]
+    /// The nodes reading each value, each once, in order (indexed by `ValueID.index`).
+    let readingNodes: [[Int]]
     /// The index of the node producing each value; -1 for graph inputs and constants.
     let producer: [Int]
     /// Values a rewrite must keep: the protected ones and the graph's outputs.
@@ -10,7 +12,14 @@ struct GraphUsage {
 
     init(_ graph: Graph, protected: Set<ValueID>) {
         var readers = [Int](repeating: 0, count: graph.valueCount)
-        for node in graph.nodes { for v in node.inputs.compactMap({ $0 }) { readers[v.index] += 1 } }
+        var reading = [[Int]](repeating: [], count: graph.valueCount)
+        for (i, node) in graph.nodes.enumerated() {
+            for v in node.inputs.compactMap({ $0 }) {
+                readers[v.index] += 1
+                if reading[v.index].last != i { reading[v.index].append(i) }
+            }
+        }
+        readingNodes = reading
         var producer = [Int](repeating: -1, count: graph.valueCount)
         for (i, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o.index] = i } }
         (self.readers, self.producer, kept) = (readers, producer, protected.union(graph.outputs))

@@ -24,8 +24,6 @@ extension GraphOptimizer {
     private static func movingOneGather(_ graph: Graph, protected: Set<ValueID>, serial: Int) throws -> Graph? {
         let use = GraphUsage(graph, protected: protected)
         let bounds = RankBounds(graph)
-        var readers: [ValueID: [Int]] = [:]
-        for (i, node) in graph.nodes.enumerated() { for v in Set(node.inputs.compactMap { $0 }) { readers[v, default: []].append(i) } }
 
         for (i, node) in graph.nodes.enumerated() {
             guard let gather = node.op as? Gather, node.inputs.count == 2, let data = node.inputs[0], let indices = node.inputs[1],
@@ -33,7 +31,7 @@ extension GraphOptimizer {
                   gather.axis >= 0 ? bounds[data] >= gather.axis + 2 : gather.axis <= -2,
                   !use.keeps(data), case let p = use.producer[data.index], p >= 0 else { continue }
             // The same Gather of this value elsewhere: merged into this one first.
-            let others = (readers[data] ?? []).filter { $0 != i }
+            let others = use.readingNodes[data.index].filter { $0 != i }
             if !others.isEmpty {
                 guard others.allSatisfy({ sameGather(graph.nodes[$0], node, graph) && !use.keeps(graph.nodes[$0].outputs[0]) }) else { continue }
                 var g = graph

@@ -19,6 +19,13 @@ func broadcastShape(_ shapes: [[Int]]) throws -> [Int] {
     return out
 }
 
+/// Row-major strides of `shape`, in elements.
+func rowMajorStrides(_ shape: [Int]) -> [Int] {
+    var strides = [Int](repeating: 1, count: shape.count)
+    for d in stride(from: shape.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * shape[d + 1] }
+    return strides
+}
+
 /// Row-major strides of `shape` aligned to `outShape`, with 0 where the operand is broadcast.
 func broadcastStrides(_ shape: [Int], to outShape: [Int]) -> [Int] {
     let offset = outShape.count - shape.count

@@ -9,8 +9,7 @@ func gatherByDimensionMaps(_ src: Tensor, maps: [[Int]], fill: Tensor?) -> Tenso
     let size = src.dtype.size
     let total = out.count
     if total == 0 { return out }
-    var srcStrides = [Int](repeating: 1, count: src.rank)
-    for d in stride(from: src.rank - 2, through: 0, by: -1) { srcStrides[d] = srcStrides[d + 1] * src.shape[d + 1] }
+    let srcStrides = rowMajorStrides(src.shape)
     let rank = outShape.count
     let inner = outShape[rank - 1]
     let lastMap = maps[rank - 1]
@@ -56,8 +55,7 @@ func scatterAddByDimensionMaps(_ g: Tensor, maps: [[Int]], shape: [Int]) -> Tens
     let gShape = maps.map(\.count)
     let total = g.count
     if total == 0 { return out }
-    var strides = [Int](repeating: 1, count: shape.count)
-    for d in stride(from: shape.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * shape[d + 1] }
+    let strides = rowMajorStrides(shape)
     let rank = gShape.count
     let inner = gShape[rank - 1]
     let lastMap = maps[rank - 1]

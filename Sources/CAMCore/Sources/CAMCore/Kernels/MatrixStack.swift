@@ -74,10 +74,3 @@ struct BatchedMatrices {
         return offset
     }
 }
-
-/// Row-major strides of `shape`, in elements.
-func rowMajorStrides(_ shape: [Int]) -> [Int] {
-    var strides = [Int](repeating: 1, count: shape.count)
-    for d in stride(from: shape.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * shape[d + 1] }
-    return strides
-}

@@ -166,8 +166,7 @@ public struct ScatterAddElements: Operator {
             throw CAMError(.invalidModel, "\(op): indices \(idx.shape) exceed data \(data) along axis \(d)")
         }
         let values = try intList(idx, "\(op) indices")
-        var strides = [Int](repeating: 1, count: data.count)
-        for d in stride(from: data.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * data[d + 1] }
+        let strides = rowMajorStrides(data)
         var positions = [Int](repeating: 0, count: values.count)
         var coord = [Int](repeating: 0, count: data.count)
         for e in 0..<values.count {

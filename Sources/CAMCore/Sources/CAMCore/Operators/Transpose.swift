@@ -35,8 +35,7 @@ public struct Transpose: Operator {
 /// output axis `slice.axis` when a slice is given (one piece of a split of the transpose).
 func transpose(_ x: Tensor, _ perm: [Int], slice: (axis: Int, range: Range<Int>)? = nil) -> Tensor {
     if perm == Array(0..<x.rank) && slice == nil { return x }
-    var strides = [Int](repeating: 1, count: x.rank)
-    for d in stride(from: x.rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * x.shape[d + 1] }
+    let strides = rowMajorStrides(x.shape)
     // Walk the output in order, reading the input through permuted strides.
     let permStrides = perm.map { strides[$0] }
     var outShape = perm.map { x.shape[$0] }
